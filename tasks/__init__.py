@@ -1,0 +1,1 @@
+"""Thin Prefect task wrappers over dpt_core (retries, tags, cache keys)."""
