@@ -1,0 +1,140 @@
+"""Texture completion: error on texels the source view did not see, and two simple baselines.
+
+Atlases are DensePose atlases ``(6n, 4n, C)`` (see ``dpt_core.atlas``), uint8 or float in
+[0, 1]; visibility masks are ``(6n, 4n)`` bool. Errors are in [0, 1] units (uint8 / 255).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dpt_core.atlas import atlas_shape, tile_origin
+from dpt_core.iuv import N_PARTS
+
+
+def _atlas(atlas: np.ndarray, name: str) -> np.ndarray:
+    if not isinstance(atlas, np.ndarray) or atlas.ndim != 3:
+        raise ValueError(f"{name}: expected a (6n, 4n, C) numpy array")
+    if atlas.dtype == np.uint8:
+        return atlas
+    if not np.issubdtype(atlas.dtype, np.floating):
+        raise ValueError(f"{name}: expected uint8 or float in [0, 1], got {atlas.dtype}")
+    return atlas
+
+
+def _unit(atlas: np.ndarray) -> np.ndarray:
+    return atlas / 255.0 if atlas.dtype == np.uint8 else atlas.astype(np.float64)
+
+
+def _mask(mask: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.shape != shape:
+        got = mask.shape if isinstance(mask, np.ndarray) else type(mask)
+        raise ValueError(f"{name}: expected a {shape} mask, got {got}")
+    return mask.astype(bool)
+
+
+def texture_completion_error(
+    pred_atlas: np.ndarray,
+    gt_atlas: np.ndarray,
+    seen_mask: np.ndarray,
+    body_mask: np.ndarray | None = None,
+) -> float:
+    """Mean absolute error (all channels, [0, 1] units) over texels unseen by the source.
+
+    ``seen_mask``: texels the source view saw; ``body_mask``: texels the ground-truth body
+    atlas covers (``None``: every texel). ValueError when no texel is left to score.
+    """
+    pred = _atlas(pred_atlas, "pred_atlas")
+    gt = _atlas(gt_atlas, "gt_atlas")
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred_atlas {pred.shape} and gt_atlas {gt.shape} shapes differ")
+    scored = ~_mask(seen_mask, gt.shape[:2], "seen_mask")
+    if body_mask is not None:
+        scored &= _mask(body_mask, gt.shape[:2], "body_mask")
+    if not scored.any():
+        raise ValueError("seen_mask/body_mask: no unseen body texel to score")
+    return float(np.abs(_unit(pred)[scored] - _unit(gt)[scored]).mean())
+
+
+def part_map(n: int) -> np.ndarray:
+    """``(6n, 4n)`` int64 map of the part id (1..24) owning every atlas texel."""
+    parts = np.zeros(atlas_shape(n), dtype=np.int64)
+    for part in range(1, N_PARTS + 1):
+        row0, col0 = tile_origin(part, n)
+        parts[row0 : row0 + n, col0 : col0 + n] = part
+    return parts
+
+
+def _cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if dtype == np.uint8:
+        return np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return values.astype(dtype)
+
+
+def mean_part_colour_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
+    """Fill every unseen texel with the mean visible colour of its part's tile.
+
+    A part with no visible texel gets the mean of all visible texels (0 if none is visible).
+    Returns an atlas of the input's shape and dtype; visible texels are unchanged.
+    """
+    atlas = _atlas(partial_atlas, "partial_atlas")
+    if atlas.shape[:2] != atlas_shape(n):
+        raise ValueError(
+            f"partial_atlas: expected {atlas_shape(n)} texels for n={n}, got {atlas.shape[:2]}"
+        )
+    seen = _mask(visibility, atlas.shape[:2], "visibility")
+    parts = part_map(n)
+    values = atlas.astype(np.float64)
+    counts = np.bincount(parts[seen], minlength=N_PARTS + 1).astype(np.float64)
+    sums = np.stack(
+        [
+            np.bincount(parts[seen], weights=values[..., c][seen], minlength=N_PARTS + 1)
+            for c in range(atlas.shape[2])
+        ],
+        axis=1,
+    )
+    overall = sums.sum(0) / max(counts.sum(), 1.0)
+    means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1.0)[:, None], overall)
+    filled = np.where(seen[..., None], values, means[parts])
+    return _cast_like(filled, atlas.dtype)
+
+
+def nearest_view_fill(
+    partial_atlas: np.ndarray,
+    visibility: np.ndarray,
+    other_atlases: Sequence[np.ndarray],
+    other_visibilities: Sequence[np.ndarray],
+) -> np.ndarray:
+    """Copy every unseen texel from the first other view (in the given order) that sees it.
+
+    Texels no view sees keep the partial atlas's value. Returns the input's shape and dtype.
+    """
+    atlas = _atlas(partial_atlas, "partial_atlas")
+    seen = _mask(visibility, atlas.shape[:2], "visibility")
+    if len(other_atlases) != len(other_visibilities):
+        raise ValueError(
+            f"other_atlases ({len(other_atlases)}) and other_visibilities "
+            f"({len(other_visibilities)}) differ in length"
+        )
+    if not other_atlases:
+        return atlas.copy()
+    for i, other in enumerate(other_atlases):
+        _atlas(other, f"other_atlases[{i}]")
+        if other.shape != atlas.shape or other.dtype != atlas.dtype:
+            raise ValueError(
+                f"other_atlases[{i}]: expected {atlas.shape} {atlas.dtype}, "
+                f"got {other.shape} {other.dtype}"
+            )
+    others = np.stack(other_atlases)
+    others_seen = np.stack(
+        [
+            _mask(v, atlas.shape[:2], f"other_visibilities[{i}]")
+            for i, v in enumerate(other_visibilities)
+        ]
+    )
+    first = others_seen.argmax(0)  # index of the first view that sees each texel
+    copied = np.take_along_axis(others, first[None, ..., None], axis=0)[0]
+    take = ~seen & others_seen.any(0)
+    return np.where(take[..., None], copied, atlas)

@@ -1,0 +1,116 @@
+"""Model scales: the widths and sizes of every network, selected by name.
+
+Three named scales share one code path (DESIGN.md, "Three scales of every model config"):
+
+* ``tiny``  — 64×64 images, atlas tiles n=16, narrow widths: unit tests, seconds on a CPU;
+* ``demo``  — 128×128 images, n=32, small widths: the CPU main job, minutes;
+* ``paper`` — 256×256 images, n=64, full widths: for GPUs.
+
+Each scale is a frozen pydantic model, so the training engine can embed a ``ModelScale`` in its
+own config, override single fields with ``scale.model_copy(update=...)`` and save the resolved
+values beside a run (``scale.model_dump()``). Every model has ``from_config(scale)``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Norm = Literal["instance", "batch", "none"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PredictiveScale(_Frozen):
+    """U-Net widths: ``base_width`` at full resolution, doubled per level up to ``max_width``."""
+
+    base_width: int = Field(gt=0)
+    max_width: int = Field(gt=0)
+    n_down: int = Field(ge=1, le=6)
+    n_res: int = Field(ge=0)
+    norm: Norm = "instance"
+
+
+class InpainterScale(_Frozen):
+    """Per-part widths of the inpainting autoencoder (each of the 24 parts has this many)."""
+
+    part_width: int = Field(gt=0)
+    n_down: int = Field(ge=1, le=5)
+    global_dim: int = Field(default=256, gt=0)
+    feature_channels: int = Field(gt=0)
+    shared_decoder: bool = False
+    keep_visible: bool = True
+    norm: Norm = "instance"
+
+
+class BlenderScale(_Frozen):
+    """Width and depth of the small blending network."""
+
+    width: int = Field(gt=0)
+    n_res: int = Field(ge=0)
+    norm: Norm = "instance"
+
+
+class DiscriminatorScale(_Frozen):
+    """PatchGAN width, number of stride-2 layers, conditioning on the target IUV."""
+
+    width: int = Field(gt=0)
+    n_layers: int = Field(ge=1, le=6)
+    conditional: bool = True
+    spectral_norm: bool = False
+    norm: Norm = "instance"
+
+
+class ModelScale(_Frozen):
+    """Everything that sizes the networks: image size, atlas tile size and per-branch widths."""
+
+    name: str
+    image_size: int = Field(gt=0)
+    atlas_n: int = Field(gt=0)
+    predictive: PredictiveScale
+    inpainter: InpainterScale
+    blender: BlenderScale
+    discriminator: DiscriminatorScale
+
+
+SCALES: dict[str, ModelScale] = {
+    "tiny": ModelScale(
+        name="tiny",
+        image_size=64,
+        atlas_n=16,
+        predictive=PredictiveScale(base_width=16, max_width=64, n_down=3, n_res=2),
+        inpainter=InpainterScale(part_width=4, n_down=2, global_dim=64, feature_channels=4),
+        blender=BlenderScale(width=16, n_res=1),
+        discriminator=DiscriminatorScale(width=16, n_layers=3),
+    ),
+    "demo": ModelScale(
+        name="demo",
+        image_size=128,
+        atlas_n=32,
+        predictive=PredictiveScale(base_width=16, max_width=128, n_down=3, n_res=3),
+        inpainter=InpainterScale(part_width=8, n_down=3, global_dim=128, feature_channels=8),
+        blender=BlenderScale(width=16, n_res=2),
+        discriminator=DiscriminatorScale(width=32, n_layers=3),
+    ),
+    "paper": ModelScale(
+        name="paper",
+        image_size=256,
+        atlas_n=64,
+        predictive=PredictiveScale(base_width=64, max_width=512, n_down=4, n_res=6),
+        inpainter=InpainterScale(part_width=16, n_down=4, global_dim=256, feature_channels=16),
+        blender=BlenderScale(width=64, n_res=3),
+        discriminator=DiscriminatorScale(width=64, n_layers=3, spectral_norm=True),
+    ),
+}
+
+
+def get_scale(name: str | ModelScale) -> ModelScale:
+    """The scale called ``name`` ("tiny", "demo", "paper"); a ``ModelScale`` passes through."""
+    if isinstance(name, ModelScale):
+        return name
+    if name not in SCALES:
+        raise ValueError(f"scale: unknown model scale {name!r}; expected one of {sorted(SCALES)}")
+    return SCALES[name]

@@ -1,0 +1,189 @@
+"""Shapes, layouts and behaviour of every network at tiny scale."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+from dpt_core.atlas import scatter_torch, tile_origin
+from dpt_core.models import (
+    SCALES,
+    Blender,
+    DensePoseTransfer,
+    PatchDiscriminator,
+    PredictiveBranch,
+    TextureInpainter,
+    WarpingBranch,
+    atlas_to_parts,
+    body_mask,
+    get_scale,
+    iuv_to_input,
+    parts_to_atlas,
+)
+
+
+def test_iuv_to_input_and_body_mask_values() -> None:
+    iuv = torch.tensor([[[[24, 0]], [[255, 0]], [[51, 0]]]], dtype=torch.uint8)
+    x = iuv_to_input(iuv)
+    assert x.dtype == torch.float32
+    assert torch.allclose(x[0, :, 0, 0], torch.tensor([1.0, 1.0, 0.2]))
+    assert torch.equal(x[0, :, 0, 1], torch.zeros(3))
+    assert body_mask(iuv).tolist() == [[[[1.0, 0.0]]]]
+    with pytest.raises(ValueError, match="iuv_b3hw"):
+        iuv_to_input(torch.zeros(1, 2, 4, 4))
+
+
+def test_scales_are_consistent_and_selected_by_name() -> None:
+    assert set(SCALES) == {"tiny", "demo", "paper"}
+    for scale in SCALES.values():
+        assert scale.image_size % 2**scale.predictive.n_down == 0
+        assert scale.atlas_n % 2**scale.inpainter.n_down == 0
+        assert scale.image_size >= 3 * 2**scale.discriminator.n_layers
+    assert (get_scale("tiny").image_size, get_scale("tiny").atlas_n) == (64, 16)
+    assert (get_scale("paper").image_size, get_scale("paper").inpainter.global_dim) == (256, 256)
+    with pytest.raises(ValueError, match="unknown model scale 'huge'"):
+        get_scale("huge")
+    with pytest.raises(ValidationError, match="frozen"):
+        get_scale("tiny").atlas_n = 8
+
+
+def test_atlas_parts_layout_matches_atlas_module() -> None:
+    n = 4
+    atlas = torch.zeros(1, 1, 6 * n, 4 * n)
+    for part in range(1, 25):
+        r0, c0 = tile_origin(part, n)
+        atlas[0, 0, r0 : r0 + n, c0 : c0 + n] = part
+    parts = atlas_to_parts(atlas)
+    assert parts.shape == (1, 24, 1, n, n)
+    expected = torch.arange(1, 25, dtype=torch.float32).view(1, 24, 1, 1, 1).expand_as(parts)
+    assert torch.equal(parts, expected)
+    noise = torch.randn(2, 3, 6 * n, 4 * n)
+    assert torch.equal(parts_to_atlas(atlas_to_parts(noise)), noise)
+
+
+def test_predictive_shapes_and_errors(tiny, tiny_batch) -> None:
+    net = PredictiveBranch.from_config(tiny)
+    out = net(*tiny_batch)
+    assert out.image.shape == (4, 3, 64, 64)
+    assert out.features.shape == (4, tiny.predictive.base_width, 64, 64)
+    assert out.image.abs().max() <= 1.0
+    source, src_iuv, tgt_iuv = tiny_batch
+    with pytest.raises(ValueError, match="source_iuv_b3hw"):
+        net(source, src_iuv[:, :, :32], tgt_iuv)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        net(source[..., :60, :60], src_iuv[..., :60, :60], tgt_iuv[..., :60, :60])
+
+
+def test_inpainter_encoders_are_per_part(tiny) -> None:
+    net = TextureInpainter.from_config(tiny)
+    n = tiny.atlas_n
+    x = torch.randn(1, 24 * 4, n, n)
+    y = x.clone()
+    y[:, 4 * 6 : 4 * 7] += 1.0  # only part 7's four input channels change
+
+    def encode(t: torch.Tensor) -> torch.Tensor:
+        t = net.stem(t)
+        for down in net.downs:
+            t = down(t)
+        return t.reshape(1, 24, -1, *t.shape[2:])
+
+    changed = (encode(x) - encode(y)).abs().flatten(2).amax(dim=2)[0]
+    assert changed[6] > 0
+    assert torch.count_nonzero(changed) == 1
+
+
+@pytest.mark.parametrize("shared_decoder", [False, True])
+def test_inpainter_shapes_and_keeps_visible_texels(tiny, tiny_batch, shared_decoder) -> None:
+    cfg = tiny.inpainter.model_copy(update={"shared_decoder": shared_decoder})
+    net = TextureInpainter.from_config(tiny.model_copy(update={"inpainter": cfg}))
+    source, src_iuv, _ = tiny_batch
+    partial, vis = scatter_torch(source, src_iuv, tiny.atlas_n)
+    out = net(partial, vis)
+    assert out.atlas.shape == (4, 3, 96, 64)
+    assert out.features.shape == (4, tiny.inpainter.feature_channels, 96, 64)
+    seen = vis.expand_as(partial) > 0
+    assert seen.any() and (~seen).any()
+    assert torch.equal(out.atlas[seen], partial[seen])
+    with pytest.raises(ValueError, match="partial_atlas_bchw"):
+        net(partial[..., :64, :], vis[..., :64, :])
+
+
+def test_inpainter_rejects_bad_atlas_size() -> None:
+    with pytest.raises(ValueError, match="atlas_n"):
+        TextureInpainter(atlas_n=12, n_down=3)
+
+
+def test_gradients_reach_inpainter_through_bilinear_gather(tiny, tiny_batch, image_factory) -> None:
+    warping = WarpingBranch.from_config(tiny)
+    source, src_iuv, tgt_iuv = tiny_batch
+    out = warping(source, src_iuv, tgt_iuv)
+    assert out.image.shape == (4, 3, 64, 64)
+    assert out.features.shape == (4, tiny.inpainter.feature_channels, 64, 64)
+    assert torch.equal(out.image * (1 - body_mask(tgt_iuv)), torch.zeros_like(out.image))
+    loss = (out.image - image_factory(4, 64, 9)).abs().mean()
+    loss.backward()
+    inpainter = warping.inpainter
+    for name, module in [("stem", inpainter.stem[0]), ("global", inpainter.to_global[1]),
+                         ("rgb", inpainter.to_rgb[0])]:  # fmt: skip
+        assert module.weight.grad is not None, name
+        assert module.weight.grad.abs().sum() > 0, name
+
+
+def test_warping_uses_given_partial_texture(tiny, tiny_batch) -> None:
+    warping = WarpingBranch.from_config(tiny)
+    source, src_iuv, tgt_iuv = tiny_batch
+    partial, vis = scatter_torch(source, src_iuv, tiny.atlas_n)
+    a = warping(source, src_iuv, tgt_iuv)
+    b = warping(torch.zeros_like(source), src_iuv, tgt_iuv, partial, vis)
+    assert torch.allclose(a.image, b.image, atol=1e-6)
+    with pytest.raises(ValueError, match="both or neither"):
+        warping(source, src_iuv, tgt_iuv, partial, None)
+
+
+def test_blender_starts_as_average_on_body(tiny, image_factory, iuv_factory) -> None:
+    blender = Blender.from_config(tiny, predicted_channels=5, warped_channels=2)
+    predicted = image_factory(2, 64, 3) * 0.5
+    warped = image_factory(2, 64, 4) * 0.5
+    iuv = iuv_factory(2, 64, 5)
+    out = blender(predicted, torch.randn(2, 5, 64, 64), warped, torch.randn(2, 2, 64, 64), iuv)
+    mask = body_mask(iuv)
+    assert torch.allclose(out.alpha, 0.5 * mask)
+    expected = mask * (predicted + warped) / 2 + (1 - mask) * predicted
+    assert torch.allclose(out.image, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="predicted_features"):
+        blender(predicted, torch.randn(2, 4, 64, 64), warped, torch.randn(2, 2, 64, 64), iuv)
+
+
+def test_full_generator_shapes(tiny, tiny_batch) -> None:
+    net = DensePoseTransfer.from_config("tiny")
+    out = net(*tiny_batch)
+    for name in ("image", "predicted", "warped"):
+        assert getattr(out, name).shape == (4, 3, 64, 64), name
+    assert out.alpha.shape == (4, 1, 64, 64)
+    assert out.atlas.shape == out.partial_atlas.shape == (4, 3, 96, 64)
+    assert out.visibility.shape == (4, 1, 96, 64)
+    assert out.image.abs().max() <= 1.0
+
+
+def test_demo_generator_runs_at_its_size(image_factory, iuv_factory) -> None:
+    scale = get_scale("demo")
+    net = DensePoseTransfer.from_config(scale)
+    size = scale.image_size
+    out = net(image_factory(1, size, 0), iuv_factory(1, size, 1), iuv_factory(1, size, 2))
+    assert out.image.shape == (1, 3, size, size)
+    assert out.atlas.shape == (1, 3, 6 * scale.atlas_n, 4 * scale.atlas_n)
+
+
+@pytest.mark.parametrize("spectral", [False, True])
+def test_discriminator_patch_logits(tiny, spectral, image_factory, iuv_factory) -> None:
+    cfg = tiny.discriminator.model_copy(update={"spectral_norm": spectral})
+    disc = PatchDiscriminator.from_config(tiny.model_copy(update={"discriminator": cfg}))
+    images, iuv = image_factory(2, 64, 0), iuv_factory(2, 64, 1)
+    assert disc(images, iuv).shape == (2, 1, 6, 6)  # 64 / 2**3 = 8, two 4×4 stride-1 convs
+    with pytest.raises(ValueError, match="target_iuv_b3hw: required"):
+        disc(images)
+    with pytest.raises(ValueError, match="at least 24"):
+        disc(images[..., :16, :16], iuv[..., :16, :16])
+    plain = PatchDiscriminator(width=8, n_layers=2, conditional=False)
+    assert plain(images).shape == (2, 1, 14, 14)
