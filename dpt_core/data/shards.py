@@ -1,0 +1,254 @@
+"""WebDataset tar shards and Parquet manifests on any fsspec storage.
+
+A shard is a plain tar of members ``KEY.EXT`` (WebDataset convention: the key is the member's
+basename up to its first dot). Tars are deterministic: members sorted by key then extension,
+fixed mtime/uid/gid/mode, ustar headers (PAX only where a name needs it), so the same samples
+give byte-identical shards. Every write is atomic through :mod:`dpt_core.storage`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import logging
+import re
+import tarfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dpt_core import storage
+
+logger = logging.getLogger(__name__)
+
+SHARD_MTIME = 946_684_800  # 2000-01-01T00:00:00Z: fixed member mtime
+_SHARD_RE = re.compile(r"^[^/]+-\d{5,}\.tar$")
+_MEMBER_RE = re.compile(r"^((?:.*/)?[^./]+)\.([^/]+)$")
+_FSSPEC_SCHEMES = ("s3", "s3a", "gcs", "abfs", "az", "memory")
+
+Sample = Mapping[str, bytes | str]
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """A written shard: its URL, sample count, size in bytes and sha256 of the tar."""
+
+    url: str
+    count: int
+    nbytes: int
+    sha256: str
+
+
+class _HashingWriter(io.RawIOBase):
+    """Write-through wrapper that counts and hashes what passes."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self._sink, self.nbytes, self.digest = sink, 0, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._sink.write(view)
+        self.digest.update(view)
+        self.nbytes += len(view)
+        return len(view)
+
+
+def shard_name(name: str, index: int) -> str:
+    """Zero-padded shard stem, e.g. ``shard_name("studio", 3) == "studio-00003"``."""
+    if not name or "/" in name:
+        raise ValueError(f"name must be non-empty without '/', got {name!r}")
+    if index < 0:
+        raise ValueError(f"index must be >= 0, got {index}")
+    return f"{name}-{index:05d}"
+
+
+def shard_manifest_url(shard_url: str) -> str:
+    """The Parquet manifest beside a shard: ``.../NAME-00000.tar`` -> ``.../NAME-00000.parquet``."""
+    if not shard_url.endswith(".tar"):
+        raise ValueError(f"shard_url must end with .tar, got {shard_url!r}")
+    return shard_url[: -len(".tar")] + ".parquet"
+
+
+def shard_urls(prefix_url: str) -> list[str]:
+    """Sorted ``NAME-NNNNN.tar`` URLs in the folder ``prefix_url`` (temp files excluded)."""
+    if not storage.exists(prefix_url):
+        raise FileNotFoundError(f"no shard folder at {prefix_url}")
+    return sorted(
+        u for u in storage.ls(prefix_url) if _SHARD_RE.match(u.rstrip("/").rsplit("/", 1)[-1])
+    )
+
+
+def _check_key(shard_url: str, key: object) -> str:
+    if not isinstance(key, str) or not key or "." in key or "/" in key or "\x00" in key:
+        raise ValueError(f"{shard_url}: bad sample key {key!r} (non-empty, no '.', '/', NUL)")
+    return key
+
+
+def _sample_members(shard_url: str, sample: Sample) -> list[tuple[str, bytes]]:
+    key = _check_key(shard_url, sample.get("__key__"))
+    members = []
+    for ext, value in sample.items():
+        if ext.startswith("__"):
+            continue
+        if not ext or "/" in ext or ext.startswith("."):
+            raise ValueError(f"{shard_url}: bad extension {ext!r} in sample {key!r}")
+        if not isinstance(value, bytes | bytearray | str):
+            raise ValueError(f"{shard_url}: member {key}.{ext} must be bytes or str")
+        data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        members.append((f"{key}.{ext}", data))
+    if not members:
+        raise ValueError(f"{shard_url}: sample {key!r} has no members")
+    return sorted(members)
+
+
+def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, SHARD_MTIME, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def _ordered(shard_url: str, samples: Iterable[Sample]) -> Iterator[Sample]:
+    """Sorted by key if given a sequence; else checked to arrive in increasing key order."""
+    if isinstance(samples, Sequence):
+        samples = sorted(samples, key=lambda s: str(s.get("__key__")))
+    previous = None
+    for sample in samples:
+        key = _check_key(shard_url, sample.get("__key__"))
+        if previous is not None and key <= previous:
+            raise ValueError(
+                f"{shard_url}: keys must be unique and increasing; {key!r} after {previous!r}"
+            )
+        previous = key
+        yield sample
+
+
+_USTAR_TEMPLATE = bytes(_tarinfo("x", 0).tobuf(tarfile.USTAR_FORMAT, "ascii", "strict"))
+
+
+def _header(name: str, size: int) -> bytes:
+    """The tar header ``tarfile`` writes (PAX format) for a regular member ``name``.
+
+    Short ASCII names reuse a prebuilt ustar header (tarfile's own layout, patched name,
+    size and checksum); longer names go through ``TarInfo.tobuf`` for a PAX header.
+    """
+    encoded = name.encode("ascii", "replace")
+    if len(encoded) > 100 or not name.isascii() or size >= 8**11:
+        return _tarinfo(name, size).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    header = bytearray(_USTAR_TEMPLATE)
+    header[0:100] = encoded.ljust(100, tarfile.NUL)
+    header[124:136] = b"%011o\0" % size
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
+def _member_bytes(name: str, data: bytes) -> list[bytes]:
+    """Header, data and zero padding to a 512-byte block of one tar member."""
+    return [_header(name, len(data)), data, tarfile.NUL * (-len(data) % tarfile.BLOCKSIZE)]
+
+
+def write_shard(shard_url: str, samples: Iterable[Sample]) -> ShardInfo:
+    """Write samples ``{"__key__": KEY, EXT: bytes|str, ...}`` as a deterministic tar.
+
+    A list is sorted by key; an iterator must yield keys in increasing order (it is streamed,
+    never held in memory). The tar is committed atomically; on error nothing is left behind.
+    The bytes equal what ``tarfile`` writes for the same members.
+    """
+    count = 0
+    with storage.open_atomic(shard_url) as sink:
+        out = _HashingWriter(sink)
+        for sample in _ordered(shard_url, samples):
+            for name, data in _sample_members(shard_url, sample):
+                for block in _member_bytes(name, data):
+                    out.write(block)
+            count += 1
+        out.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))  # end-of-archive marker
+        out.write(tarfile.NUL * (-out.nbytes % tarfile.RECORDSIZE))
+    info = ShardInfo(shard_url, count, out.nbytes, out.digest.hexdigest())
+    logger.debug("wrote %s: %d samples, %d bytes", shard_url, count, info.nbytes)
+    return info
+
+
+def _check_member(shard_url: str, member: tarfile.TarInfo) -> None:
+    name = member.name
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ValueError(f"{shard_url}: unsafe member path {name!r}")
+    if member.issym() or member.islnk():
+        raise ValueError(f"{shard_url}: link member {name!r} refused")
+    if member.isdev():
+        raise ValueError(f"{shard_url}: device member {name!r} refused")
+
+
+def _iter_members(shard_url: str, tar: tarfile.TarFile) -> Iterator[tuple[str, str, bytes]]:
+    for member in tar:
+        _check_member(shard_url, member)
+        if not member.isfile():
+            continue
+        match = _MEMBER_RE.match(member.name)
+        if match is None:
+            logger.warning("%s: member %r has no extension; skipped", shard_url, member.name)
+            continue
+        extracted = tar.extractfile(member)
+        data = extracted.read() if extracted is not None else b""
+        yield match.group(1), match.group(2), data
+
+
+def iter_shard(shard_url: str) -> Iterator[dict[str, bytes | str]]:
+    """Samples of a shard in order: ``{"__key__": KEY, EXT: bytes, ...}`` (all values bytes).
+
+    Raises ValueError naming the shard for absolute or ``..`` paths, links and devices.
+    """
+    with storage.open_read(shard_url) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
+        current: dict[str, bytes | str] | None = None
+        for key, ext, data in _iter_members(shard_url, tar):
+            if current is not None and current["__key__"] != key:
+                yield current
+                current = None
+            if current is None:
+                current = {"__key__": key}
+            if ext in current:
+                raise ValueError(f"{shard_url}: duplicate member {key}.{ext}")
+            current[ext] = data
+        if current is not None:
+            yield current
+
+
+def write_manifest(
+    manifest_url: str, rows: list[dict] | pa.Table, schema: pa.Schema | None = None
+) -> None:
+    """Write rows (dicts, or a table) as one Parquet file, atomically; ``schema`` fixes types."""
+    if isinstance(rows, pa.Table):
+        table = rows if schema is None else rows.cast(schema)
+    elif not rows and schema is None:
+        raise ValueError(f"{manifest_url}: rows is empty; pass schema to write an empty manifest")
+    else:
+        table = pa.Table.from_pylist(rows, schema=schema)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    storage.write_bytes(manifest_url, buffer.getvalue())
+
+
+def read_manifest(manifest_url: str) -> pa.Table:
+    """Read a Parquet manifest (FileNotFoundError naming the URL when missing)."""
+    return pq.read_table(io.BytesIO(storage.read_bytes(manifest_url)))
+
+
+def _gopen_fsspec(url: str, mode: str = "rb", bufsize: int = 8192, **_: Any) -> BinaryIO:
+    fs, path = storage.url_to_fs(url)
+    return fs.open(path, mode, block_size=max(bufsize, 1 << 22))
+
+
+def register_webdataset_opener(schemes: Sequence[str] = _FSSPEC_SCHEMES) -> None:
+    """Let ``webdataset.WebDataset("s3://...")`` read through fsspec (call once per process)."""
+    gopen = importlib.import_module("webdataset.gopen")  # the package re-exports a function
+    for scheme in schemes:
+        gopen.gopen_schemes[scheme] = _gopen_fsspec
