@@ -14,6 +14,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS = dpt_core
 
 setup:
 	@bash scripts/setup_venv.sh
+	@bash scripts/setup_system.sh
 
 demo: setup
 	$(VENV)/bin/dpt demo --out $(DEMO_OUT)

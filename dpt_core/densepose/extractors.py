@@ -1,0 +1,178 @@
+"""IUV sources behind one interface: DensePose R-CNN, precomputed files, studio ground truth.
+
+An extractor takes a batch of shard samples (``{"__key__": KEY, "png": bytes, ...}``) and
+returns one :class:`Extraction` per sample, in order: the IUV results, or why there are none.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from dpt_core import iuv
+from dpt_core.densepose.options import PERSON_MODES, PersonMode
+from dpt_core.densepose.precomputed import PrecomputedFiles, results_from_iuv
+from dpt_core.densepose.records import Extraction
+
+if TYPE_CHECKING:
+    from dpt_core.densepose.model import DensePoseModel
+
+logger = logging.getLogger(__name__)
+
+Sample = Mapping[str, bytes | str]
+IMAGE_EXTS = ("png", "jpg", "jpeg")
+
+
+class Extractor(Protocol):
+    """Turns a batch of samples into one :class:`Extraction` each, in order."""
+
+    source: str
+
+    def identity(self) -> dict:
+        """What determines the output besides the input (settings, weights hash)."""
+        ...
+
+    def extract(self, samples: Sequence[Sample]) -> list[Extraction]: ...
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in PERSON_MODES:
+        raise ValueError(f"mode: expected one of {PERSON_MODES}, got {mode!r}")
+
+
+def _image_bytes(sample: Sample) -> bytes | None:
+    for ext in IMAGE_EXTS:
+        value = sample.get(ext)
+        if isinstance(value, bytes | bytearray):
+            return bytes(value)
+    return None
+
+
+def decode_image_rgb(data: bytes) -> np.ndarray:
+    """Decode PNG/JPEG bytes to (H, W, 3) uint8 RGB; ValueError if undecodable."""
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("undecodable image")
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+class Detectron2Extractor:
+    """DensePose R-CNN on the sample images, batched, on the model's device."""
+
+    source = "detectron2"
+
+    def __init__(self, model: DensePoseModel, mode: PersonMode = "all", batch_size: int = 8):
+        _check_mode(mode)
+        self.model, self.mode, self.batch_size = model, mode, batch_size
+
+    def identity(self) -> dict:
+        weights = self.model.weights
+        cfg = self.model.cfg.clone()
+        cfg.defrost()
+        cfg.MODEL.DEVICE = "any"  # the device does not decide the output
+        return {
+            "source": self.source,
+            "mode": self.mode,
+            "config": cfg.dump(),
+            "weights_sha256": weights.sha256 if weights else "random",
+        }
+
+    def extract(self, samples: Sequence[Sample]) -> list[Extraction]:
+        outcomes: dict[int, Extraction] = {}
+        images, positions = [], []
+        for i, sample in enumerate(samples):
+            key = str(sample["__key__"])
+            data = _image_bytes(sample)
+            if data is None:
+                outcomes[i] = Extraction(key, [], "missing image", f"no {'/'.join(IMAGE_EXTS)}")
+                continue
+            try:
+                images.append(decode_image_rgb(data))
+                positions.append(i)
+            except ValueError as exc:
+                outcomes[i] = Extraction(key, [], "corrupt image", str(exc))
+        predicted = self.model.predict(images, self.mode, self.batch_size) if images else []
+        for i, results in zip(positions, predicted, strict=True):
+            outcomes[i] = Extraction.of(str(samples[i]["__key__"]), results)
+        return [outcomes[i] for i in range(len(samples))]
+
+
+def _image_hw(sample: Sample) -> tuple[int, int] | None:
+    data = _image_bytes(sample)
+    if data is None:
+        return None
+    with Image.open(io.BytesIO(data)) as img:  # header only
+        return img.height, img.width
+
+
+class PrecomputedExtractor:
+    """Imports existing IUV files (ours or Detectron-1's) found by sample key in a folder."""
+
+    source = "precomputed"
+
+    def __init__(self, folder_url: str, mode: PersonMode = "all"):
+        _check_mode(mode)
+        self.files, self.mode = PrecomputedFiles(folder_url), mode
+
+    def identity(self) -> dict:
+        return {
+            "source": self.source,
+            "mode": self.mode,
+            "folder": self.files.folder_url,
+            "listing_sha256": self.files.listing_sha256,
+        }
+
+    def _one(self, sample: Sample) -> Extraction:
+        key = str(sample["__key__"])
+        try:
+            found = self.files.load(key)
+            if found is None:
+                return Extraction(key, [], "missing iuv", f"no {key}.iuv.png or {key}_IUV.png")
+            iuv_hw3, person_hw = found
+            image_hw = _image_hw(sample)
+        except (ValueError, OSError) as exc:
+            return Extraction(key, [], "bad iuv", str(exc))
+        if image_hw is not None and image_hw != iuv_hw3.shape[:2]:
+            detail = f"IUV {iuv_hw3.shape[:2]} vs image {image_hw}"
+            return Extraction(key, [], "size mismatch", detail)
+        return Extraction.of(key, results_from_iuv(iuv_hw3, person_hw, self.mode))
+
+    def extract(self, samples: Sequence[Sample]) -> list[Extraction]:
+        return [self._one(s) for s in samples]
+
+
+class StudioExtractor:
+    """Passes the studio's ground-truth ``KEY.iuv.png`` through, validated (score 1)."""
+
+    source = "studio"
+
+    def __init__(self, mode: PersonMode = "all"):
+        _check_mode(mode)
+        self.mode = mode
+
+    def identity(self) -> dict:
+        return {"source": self.source, "mode": self.mode}
+
+    def _one(self, sample: Sample) -> Extraction:
+        key = str(sample["__key__"])
+        data = sample.get("iuv.png")
+        if not isinstance(data, bytes | bytearray):
+            return Extraction(key, [], "missing iuv", "studio sample has no iuv.png member")
+        try:
+            iuv_hw3 = iuv.read_iuv(bytes(data))
+            image_hw = _image_hw(sample)
+        except (ValueError, OSError) as exc:
+            return Extraction(key, [], "bad iuv", str(exc))
+        if image_hw is not None and image_hw != iuv_hw3.shape[:2]:
+            detail = f"IUV {iuv_hw3.shape[:2]} vs image {image_hw}"
+            return Extraction(key, [], "size mismatch", detail)
+        return Extraction.of(key, results_from_iuv(iuv_hw3, None, self.mode, score=1.0))
+
+    def extract(self, samples: Sequence[Sample]) -> list[Extraction]:
+        return [self._one(s) for s in samples]

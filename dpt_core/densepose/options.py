@@ -1,0 +1,71 @@
+"""Typed options of the extract-densepose stage, and the names they choose from.
+
+Light on purpose (no torch / detectron2 import) so the command line starts fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+PersonMode = Literal["all", "largest", "each"]
+PERSON_MODES: tuple[str, ...] = ("all", "largest", "each")
+SOURCES: tuple[str, ...] = ("detectron2", "precomputed", "studio")
+DEFAULT_CONFIG = "densepose_rcnn_R_50_FPN_s1x"
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How to extract IUV images from a dataset.
+
+    ``source``: detectron2 (needs ``weights``, a .pth/.pkl path or URL; a .pkl also needs
+    ``allow_pickle``), precomputed (needs ``precomputed_url``, a folder of IUV files) or
+    studio (ground truth in the shards). ``mode``: all people in one IUV, the largest only,
+    or one IUV each. ``min_size`` overrides ``INPUT.MIN_SIZE_TEST`` (0 = native size),
+    ``max_people`` ``TEST.DETECTIONS_PER_IMAGE``, ``score_threshold``
+    ``MODEL.ROI_HEADS.SCORE_THRESH_TEST``.
+    """
+
+    source: str = "studio"
+    mode: PersonMode = "all"
+    config: str = DEFAULT_CONFIG
+    weights: str | None = None
+    allow_pickle: bool = False
+    device: str = "cpu"
+    batch_size: int = 8
+    score_threshold: float = 0.8
+    max_people: int = 10
+    min_size: int | None = None
+    precomputed_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"source: expected one of {SOURCES}, got {self.source!r}")
+        if self.mode not in PERSON_MODES:
+            raise ValueError(f"mode: expected one of {PERSON_MODES}, got {self.mode!r}")
+        if self.batch_size < 1 or self.max_people < 1:
+            raise ValueError("batch_size and max_people must be >= 1")
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise ValueError(f"score_threshold: expected 0..1, got {self.score_threshold}")
+        if self.min_size is not None and self.min_size < 0:
+            raise ValueError(f"min_size: expected >= 0 or None, got {self.min_size}")
+        if self.source == "detectron2" and not self.weights:
+            raise ValueError("weights: required for source 'detectron2' (official .pth/.pkl)")
+        if self.source == "precomputed" and not self.precomputed_url:
+            raise ValueError("precomputed_url: required for source 'precomputed'")
+
+    def fingerprint_fields(self) -> dict[str, object]:
+        """The options that decide the output (not where or how fast it runs: device, batch
+        size, the weights' location — their sha256 comes from the extractor)."""
+        ignored = {"device", "batch_size", "weights", "allow_pickle"}
+        return {k: v for k, v in asdict(self).items() if k not in ignored}
+
+    def overrides(self) -> dict[str, object]:
+        """detectron2 config overrides these options imply."""
+        out: dict[str, object] = {
+            "MODEL.ROI_HEADS.SCORE_THRESH_TEST": float(self.score_threshold),
+            "TEST.DETECTIONS_PER_IMAGE": int(self.max_people),
+        }
+        if self.min_size is not None:
+            out["INPUT.MIN_SIZE_TEST"] = int(self.min_size)
+        return out
