@@ -17,7 +17,7 @@ setup:
 	@bash scripts/setup_system.sh
 
 demo: setup
-	$(VENV)/bin/dpt demo --out $(DEMO_OUT)
+	$(PY) -m flows.main --out $(DEMO_OUT)
 
 test: setup
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)

@@ -152,11 +152,23 @@ def scatter(
     return (atlas if image_hw3.ndim == 3 else atlas[..., 0]), visibility.reshape(n_rows, n_cols)
 
 
+def bilinear_offset(n: int) -> float:
+    """Texel-space shift that makes bilinear sampling agree with floor-indexed scatter.
+
+    ``scatter`` puts the 8-bit coordinate x = U/255·(n-1) into texel floor(x), so for n - 1 < 255
+    a texel holds the mean of points spread over [r, r + 1) in steps of (n-1)/255, centred at
+    r + 0.5 - (n-1)/510. Bilinear sampling treats texel r as sitting at r, so it samples at
+    x - shift with shift = 0.5 - (n-1)/510 (0 once every 8-bit value has a texel of its own).
+    """
+    return max(0.0, 0.5 - (n - 1) / 510.0)
+
+
 def _bilinear_numpy(atlas_nc: np.ndarray, iuv_n3: np.ndarray, n: int) -> np.ndarray:
     """Bilinear samples (N, C) float64 of a flattened atlas (6n*4n, C) inside each part's tile."""
     row0, col0, _, _ = _luts(n)
-    x = iuv_n3[:, 1] / 255.0 * (n - 1)
-    y = (255 - iuv_n3[:, 2].astype(np.float64)) / 255.0 * (n - 1)
+    shift = bilinear_offset(n)
+    x = np.clip(iuv_n3[:, 1] / 255.0 * (n - 1) - shift, 0, n - 1)
+    y = np.clip((255 - iuv_n3[:, 2].astype(np.float64)) / 255.0 * (n - 1) - shift, 0, n - 1)
     x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
     wx, wy = (x - x0)[:, None], (y - y0)[:, None]
     base = row0[iuv_n3[:, 0]] * (TILE_COLS * n) + col0[iuv_n3[:, 0]]
@@ -293,13 +305,14 @@ def _pad_tiles(atlas_bchw: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def _bilinear_torch(atlas_bchw: torch.Tensor, iuv_b3hw: torch.Tensor, n: int) -> torch.Tensor:
-    """grid_sample of the tile-padded atlas at x = U/255·(n-1), y = (1-V/255)·(n-1): (B,C,H,W)."""
+    """grid_sample of the tile-padded atlas at x = U/255·(n-1) - s, y = (1-V/255)·(n-1) - s."""
     dtype = atlas_bchw.dtype if atlas_bchw.is_floating_point() else torch.float32
     padded = _pad_tiles(atlas_bchw.to(dtype), n)
     iuv = iuv_b3hw.to(dtype)
     tile = iuv[:, 0].round().long().clamp(min=1) - 1
-    x = (iuv[:, 1] / 255.0 * (n - 1)).clamp(0, n - 1)
-    y = ((255.0 - iuv[:, 2]) / 255.0 * (n - 1)).clamp(0, n - 1)
+    shift = bilinear_offset(n)
+    x = (iuv[:, 1] / 255.0 * (n - 1) - shift).clamp(0, n - 1)
+    y = ((255.0 - iuv[:, 2]) / 255.0 * (n - 1) - shift).clamp(0, n - 1)
     m = n + 2
     col = (tile // TILE_ROWS) * m + 1 + x  # +1 skips the tile's replicated border
     row = (tile % TILE_ROWS) * m + 1 + y

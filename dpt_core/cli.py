@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import typer
 
-from dpt_core import __version__
+from dpt_core import __version__, render_cli
 from dpt_core.data import cli as data_cli
 from dpt_core.densepose import cli as densepose_cli
+from dpt_core.reid import cli as reid_cli
 from dpt_core.studio import cli as studio_cli
+from dpt_core.train import cli as train_cli
 
 DAG = """\
 \b
 Stages, in DAG order:
-  studio      synthetic people with exact ground truth (the embedded default data set)
-  shard       dataset layout -> WebDataset shards + Parquet manifests      (shard-dataset)
-  extract     DensePose IUV per image: detectron2 | precomputed | studio  (extract-densepose)
-  pairs       same-person source/target pairs, split by person            (make-pairs)
+  studio       synthetic people with exact ground truth (the embedded default data set)
+  shard        dataset layout -> WebDataset shards + Parquet manifests       (shard-dataset)
+  extract      DensePose IUV per image: detectron2 | precomputed | studio    (extract-densepose)
+  textures     partial UV texture atlases + visibility per image             (precompute-textures)
+  pairs        same-person source/target pairs, split by person              (make-pairs)
+  train        predictive / warping / blending networks, GAN; resumable      (train)
+  render       pose transfer from a checkpoint, pairs or a pose bank         (render-batch)
+  eval         metrics against ground truth + self-contained HTML report     (evaluate)
+  reid-augment Market-1501 re-id set enlarged with rendered new poses        (augment-reid)
 
 Storage: every URL may be a local path, file://, s3:// or memory://.
 """
@@ -51,7 +58,12 @@ def main(
 app.add_typer(studio_cli.app, name="studio", help="Synthetic people: generate data sets, previews.")
 app.command("shard")(data_cli.shard)
 app.command("extract")(densepose_cli.extract)
+app.command("textures")(train_cli.textures)
 app.command("pairs")(data_cli.pairs)
+app.command("train")(train_cli.train)
+app.command("render")(render_cli.render)
+app.command("eval")(render_cli.eval)
+app.command("reid-augment")(reid_cli.reid_augment)
 app.command("ls")(data_cli.ls)
 app.add_typer(densepose_cli.densepose_app, name="densepose")
 

@@ -13,6 +13,7 @@ This module is the only place that reads or writes IUV files.
 from __future__ import annotations
 
 import os
+import struct
 
 import cv2
 import numpy as np
@@ -51,6 +52,8 @@ PART_NAMES: dict[int, str] = {
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COMPRESSION = 3  # fixed, so encoded bytes are deterministic across calls
+MAX_IUV_PIXELS = 50_000_000
+"""IUV PNGs claiming more pixels are refused from their header (decompression-bomb limit)."""
 
 
 def validate_iuv(iuv_hw3: np.ndarray, name: str = "iuv") -> np.ndarray:
@@ -71,10 +74,23 @@ def validate_iuv(iuv_hw3: np.ndarray, name: str = "iuv") -> np.ndarray:
     return iuv_hw3
 
 
+def png_size(data: bytes, name: str = "png") -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk, without decoding; ValueError if there is none."""
+    if not data.startswith(_PNG_SIGNATURE) or len(data) < 24 or data[12:16] != b"IHDR":
+        raise ValueError(f"{name}: corrupt PNG (no IHDR header)")
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
 def decode_iuv_png(data: bytes, name: str = "iuv") -> np.ndarray:
     """Decode IUV PNG bytes to an ``(H, W, 3)`` uint8 array in cv2 channel order (I, U, V)."""
     if not data.startswith(_PNG_SIGNATURE):
         raise ValueError(f"{name}: not a PNG file (bad signature)")
+    width, height = png_size(data, name)
+    if width * height > MAX_IUV_PIXELS:
+        raise ValueError(
+            f"{name}: {width}x{height} IUV PNG exceeds {MAX_IUV_PIXELS} pixels (refused unread)"
+        )
     iuv_hw3 = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if iuv_hw3 is None:
         raise ValueError(f"{name}: corrupt or truncated PNG")

@@ -8,11 +8,13 @@ S3 makes the object visible atomically at completion, so there is no temp object
 (give buckets an ``AbortIncompleteMultipartUpload`` lifecycle rule for killed writers).
 Stage marker: ``<output>.done.json``, written last: input fingerprint and output size.
 Failures log ``failures/STAGE/NAME.parquet``: atomic rewrite under a lock (``filelock`` file
-``.NAME.parquet.lock`` on local disk, a thread lock elsewhere). S3 has no cross-process lock:
-there, give each worker its own NAME (the shard name) or appends can be lost.
+``.NAME.parquet.lock`` on local disk, a thread lock elsewhere); on S3, where no lock spans
+processes, a conditional PUT (If-Match the ETag read) retried on conflict, so concurrent
+workers appending to one log lose no row.
 S3 settings, strongest first: ``url_to_fs`` storage_options, :func:`configure_s3`, environment
 (``FSSPEC_S3_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``
-/ ``AWS_SECRET_ACCESS_KEY``). The effective endpoint is logged once, secrets never.
+/ ``AWS_SECRET_ACCESS_KEY``). Requests are retried with backoff (:data:`S3_RETRIES`). The
+effective endpoint and retries are logged once, secrets never.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
 import os
 import posixpath
+import random
 import re
 import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -39,16 +44,27 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
 logger = logging.getLogger(__name__)
 
 MARKER_SUFFIX = ".done.json"
 TEMP_PREFIX = ".tmp-"
 FAILURE_COLUMNS = ("key", "source", "stage", "reason", "detail", "time")
 _FAILURE_SCHEMA = pa.schema([(name, pa.string()) for name in FAILURE_COLUMNS])
+_APPEND_ATTEMPTS = 30
 _ENDPOINT_ENV = ("FSSPEC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+_RETRY_ENV = ("AWS_RETRY_MODE", "AWS_MAX_ATTEMPTS")
+S3_RETRIES = {"max_attempts": 10, "mode": "standard"}
+"""botocore retries for every S3 request (throttling, 5xx, dropped connections), with
+exponential backoff and jitter; ``storage_options`` / ``configure_s3`` ``config_kwargs``
+with a ``retries`` entry replace it."""
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _s3_config: dict[str, Any] = {}
-_logged_s3: set[tuple[str, str, str]] = set()
+_logged_s3: set[tuple[str, ...]] = set()
 _thread_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 _thread_locks_guard = threading.Lock()
 
@@ -90,6 +106,7 @@ def _s3_options(storage_options: Mapping[str, Any]) -> dict[str, Any]:
     if ("key" in storage_options) != ("secret" in storage_options):
         raise ValueError("storage_options: give both 'key' and 'secret', or neither")
     opts = {"use_listings_cache": False, **_s3_config, **storage_options}
+    opts["config_kwargs"] = _with_retries(opts.get("config_kwargs"))
     layers = (("argument", storage_options), ("configure_s3", _s3_config))
     endpoint_from = next((n for n, layer in layers if layer.get("endpoint_url")), None)
     if endpoint_from is None:
@@ -97,11 +114,22 @@ def _s3_options(storage_options: Mapping[str, Any]) -> dict[str, Any]:
         if endpoint_from in _ENDPOINT_ENV:
             opts["endpoint_url"] = os.environ[endpoint_from]
     creds_from = next((n for n, layer in layers if "key" in layer), "botocore chain (environment)")
-    logged = (redact(str(opts.get("endpoint_url") or "AWS default")), endpoint_from, creds_from)
+    retries = json.dumps(opts["config_kwargs"].get("retries", "botocore environment"))
+    logged = (redact(str(opts.get("endpoint_url") or "AWS default")), endpoint_from, creds_from,
+              retries)  # fmt: skip
     if logged not in _logged_s3:
         _logged_s3.add(logged)
-        logger.info("S3 endpoint %s (from %s); credentials from %s", *logged)
+        logger.info("S3 endpoint %s (from %s); credentials from %s; retries %s", *logged)
     return opts
+
+
+def _with_retries(config_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """botocore ``Config`` arguments with :data:`S3_RETRIES` unless retries are set already
+    (in ``config_kwargs``, or by ``AWS_RETRY_MODE`` / ``AWS_MAX_ATTEMPTS``)."""
+    config = dict(config_kwargs or {})
+    if "retries" not in config and not any(os.environ.get(v) for v in _RETRY_ENV):
+        config["retries"] = dict(S3_RETRIES)
+    return config
 
 
 def url_to_fs(url: str, **storage_options: Any) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -135,17 +163,59 @@ def join(url: str, *parts: str) -> str:
     return (base if base.endswith("/") else base + "/") + "/".join(segments)
 
 
+@contextlib.contextmanager
+def _named(fs: fsspec.AbstractFileSystem, action: str, url: str) -> Iterator[None]:
+    """Name ``url`` in S3 errors that survived the retries (s3fs's messages do not).
+
+    An OSError is raised again as the same type (errno kept) with the URL in its message;
+    other errors (botocore's lost connections) get the URL as a note.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if not _is_s3(fs) or redact(url) in str(exc):
+            raise
+        message = f"{action} {redact(url)} failed after retries: {exc.strerror or exc}"
+        try:
+            named = type(exc)(exc.errno, message) if exc.errno else type(exc)(message)
+        except Exception:  # an OSError subclass with another signature
+            raise exc from None
+        raise named from exc
+    except Exception as exc:
+        if _is_s3(fs):
+            exc.add_note(f"{action} {redact(url)} failed after retries")
+        raise
+
+
+class _NamedStream:
+    """A write stream whose failing writes (S3 part uploads) name the destination URL."""
+
+    def __init__(self, stream: BinaryIO, fs: fsspec.AbstractFileSystem, url: str) -> None:
+        self._stream, self._fs, self._url = stream, fs, url
+
+    def write(self, data: Any) -> int:
+        with _named(self._fs, "write", self._url):
+            return self._stream.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def exists(url: str) -> bool:
     """Whether a file or folder exists at ``url``."""
     fs, path = url_to_fs(url)
-    return fs.exists(path)
+    with _named(fs, "exists", url):
+        return fs.exists(path)
 
 
 def ls(url: str) -> list[str]:
     """Sorted full URLs of the entries of folder ``url``, without in-flight temp files."""
     fs, path = url_to_fs(url)
     try:
-        entries = fs.ls(path, detail=False)
+        with _named(fs, "list", url):
+            entries = fs.ls(path, detail=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"no such folder: {redact(url)}") from None
     names = {posixpath.basename(e.rstrip("/")) for e in entries}
@@ -165,7 +235,8 @@ def size(url: str) -> int:
     """Size of file ``url`` in bytes."""
     fs, path = url_to_fs(url)
     try:
-        return int(fs.size(path))
+        with _named(fs, "size of", url):
+            return int(fs.size(path))
     except FileNotFoundError:
         raise FileNotFoundError(f"no such file: {redact(url)}") from None
 
@@ -174,7 +245,8 @@ def read_bytes(url: str) -> bytes:
     """Whole content of file ``url``; FileNotFoundError naming ``url`` when missing."""
     fs, path = url_to_fs(url)
     try:
-        return fs.cat_file(path)
+        with _named(fs, "read", url):
+            return fs.cat_file(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"no such file: {redact(url)}") from None
 
@@ -184,7 +256,8 @@ def open_read(url: str) -> Iterator[BinaryIO]:
     """Binary read stream of file ``url``; FileNotFoundError naming ``url`` when missing."""
     fs, path = url_to_fs(url)
     try:
-        stream = fs.open(path, "rb")
+        with _named(fs, "open", url):
+            stream = fs.open(path, "rb")
     except FileNotFoundError:
         raise FileNotFoundError(f"no such file: {redact(url)}") from None
     with stream:
@@ -192,12 +265,14 @@ def open_read(url: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _write_s3(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[BinaryIO]:
-    stream = fs.open(path, "wb", autocommit=False)
+def _write_s3(fs: fsspec.AbstractFileSystem, path: str, url: str) -> Iterator[BinaryIO]:
+    with _named(fs, "write", url):
+        stream = fs.open(path, "wb", autocommit=False)
     try:
-        yield stream
-        stream.close()
-        stream.commit()
+        yield _NamedStream(stream, fs, url)
+        with _named(fs, "write", url):
+            stream.close()
+            stream.commit()
     except BaseException:
         with contextlib.suppress(Exception):
             stream.discard()  # aborts the multipart upload
@@ -206,13 +281,15 @@ def _write_s3(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _write_renamed(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[BinaryIO]:
+def _write_renamed(fs: fsspec.AbstractFileSystem, path: str, url: str) -> Iterator[BinaryIO]:
     parent, name = posixpath.split(path)
     fs.makedirs(parent, exist_ok=True)
     temp = posixpath.join(parent, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{name}")
     local = isinstance(fs, LocalFileSystem)
     try:
         with fs.open(temp, "wb") as stream:
+            if local and fcntl is not None:  # marks the temp file as in use (remove_stale_temps)
+                fcntl.flock(stream.fileno(), fcntl.LOCK_SH)
             yield stream
             if local:
                 stream.flush()
@@ -227,11 +304,56 @@ def _write_renamed(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[BinaryI
         raise
 
 
+def _remove_unless_in_use(path: str) -> bool:
+    """Remove local temp file ``path`` unless a live writer holds it; True if removed."""
+    if fcntl is None:  # pragma: no cover - no flock (Windows): keep what may be in use
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a writer in another process (or thread) is still writing it
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return True
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder_url: str) -> list[str]:
+    """Remove the temp files a killed writer left in ``folder_url``; returns their URLs.
+
+    On local disk a temp file still being written (by a concurrent run) is kept: writers
+    hold a shared ``flock`` on it. S3 has no temp files (see the module docstring).
+    """
+    fs, path = url_to_fs(folder_url)
+    if _is_s3(fs) or not fs.isdir(path):
+        return []
+    removed = []
+    for entry in fs.ls(path, detail=False):
+        name = posixpath.basename(entry.rstrip("/"))
+        if not name.startswith(TEMP_PREFIX):
+            continue
+        if isinstance(fs, LocalFileSystem):
+            gone = _remove_unless_in_use(entry)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                fs.rm_file(entry)
+            gone = True
+        if gone:
+            removed.append(join(folder_url, name))
+    return removed
+
+
 @contextlib.contextmanager
 def open_atomic(url: str) -> Iterator[BinaryIO]:
     """Binary write stream to ``url``, committed on a clean exit, discarded on an exception."""
     fs, path = url_to_fs(url)
-    with (_write_s3 if _is_s3(fs) else _write_renamed)(fs, path) as stream:
+    with (_write_s3 if _is_s3(fs) else _write_renamed)(fs, path, url) as stream:
         yield stream
 
 
@@ -241,7 +363,8 @@ def write_bytes(url: str, data: bytes) -> None:
         raise ValueError(f"write_bytes: data for {redact(url)} must be bytes, not {type(data)}")
     fs, path = url_to_fs(url)
     if _is_s3(fs):
-        fs.pipe_file(path, bytes(data))  # one PutObject (multipart when large): atomic
+        with _named(fs, "write", url):
+            fs.pipe_file(path, bytes(data))  # one PutObject (multipart when large): atomic
         return
     with open_atomic(url) as stream:
         stream.write(data)
@@ -406,31 +529,83 @@ def _read_failure_table(url: str) -> pa.Table | None:
     return table.select(list(FAILURE_COLUMNS)).cast(_FAILURE_SCHEMA)
 
 
+def _new_rows(table: pa.Table | None, failures: list[Failure]) -> list[dict[str, str]]:
+    """Rows of ``failures`` not in ``table`` (nor repeated) by key, source, stage, reason."""
+    columns = [] if table is None else [table.column(c).to_pylist() for c in FAILURE_COLUMNS[:4]]
+    seen = set(zip(*columns, strict=True))
+    rows = []
+    for failure in failures:
+        identity = (failure.key, failure.source, failure.stage, failure.reason)
+        if identity not in seen:
+            seen.add(identity)
+            rows.append(dataclasses.asdict(failure))
+    return rows
+
+
+def _with_rows(table: pa.Table | None, rows: list[dict[str, str]]) -> pa.Table:
+    new = pa.Table.from_pylist(rows, schema=_FAILURE_SCHEMA)
+    return new if table is None else pa.concat_tables([table, new])
+
+
+def _precondition_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is S3's 412 PreconditionFailed."""
+    while exc is not None:
+        error = getattr(exc, "response", {}).get("Error", {})
+        if error.get("Code") == "PreconditionFailed" or isinstance(exc, FileExistsError):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def _append_s3(url: str, failures: list[Failure]) -> int:
+    """Read-modify-write of the log with a conditional PUT (If-Match the ETag read, or
+    If-None-Match for a new log), retried on conflict: concurrent writers lose no row."""
+    fs, path = url_to_fs(url)
+    for attempt in range(_APPEND_ATTEMPTS):
+        try:
+            etag = fs.info(path)["ETag"]
+            table = _read_failure_table(url)
+        except FileNotFoundError:
+            etag, table = None, None
+        rows = _new_rows(table, failures)
+        if not rows:
+            return 0
+        buffer = io.BytesIO()
+        pq.write_table(_with_rows(table, rows), buffer)
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            with _named(fs, "append to", url):
+                fs.pipe_file(path, buffer.getvalue(), **condition)
+            return len(rows)
+        except (OSError, FileNotFoundError) as exc:
+            if not (_precondition_failed(exc) or isinstance(exc, FileNotFoundError)):
+                raise
+            logger.debug("%s changed while appending (attempt %d): retry", redact(url), attempt)
+            time.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+    raise OSError(f"append to {redact(url)}: still conflicting after {_APPEND_ATTEMPTS} tries")
+
+
 def append_failures(root_url: str, stage: str, name: str, failures: list[Failure]) -> str:
     """Add ``failures`` to ``failures/STAGE/NAME.parquet`` once each; returns the log's URL.
 
-    A failure equal to a logged one in key, source, stage and reason is skipped.
+    A failure equal to a logged one in key, source, stage and reason is skipped. Concurrent
+    appends lose nothing: a file lock on local disk, conditional writes on S3.
     """
     url = failures_url(root_url, stage, name)
     _check_failures(failures, stage)
+    fs, _ = url_to_fs(url)
     with _log_lock(url):
-        table = _read_failure_table(url)
-        columns = (
-            [] if table is None else [table.column(c).to_pylist() for c in FAILURE_COLUMNS[:4]]
-        )
-        seen = set(zip(*columns, strict=True))
-        rows = []
-        for failure in failures:
-            identity = (failure.key, failure.source, failure.stage, failure.reason)
-            if identity not in seen:
-                seen.add(identity)
-                rows.append(dataclasses.asdict(failure))
-        if not rows:
-            return url
-        new = pa.Table.from_pylist(rows, schema=_FAILURE_SCHEMA)
-        with open_atomic(url) as stream:
-            pq.write_table(new if table is None else pa.concat_tables([table, new]), stream)
-    logger.info("%d new failures logged in %s", len(rows), redact(url))
+        if _is_s3(fs):
+            added = _append_s3(url, failures)
+        else:
+            table = _read_failure_table(url)
+            rows = _new_rows(table, failures)
+            if rows:
+                with open_atomic(url) as stream:
+                    pq.write_table(_with_rows(table, rows), stream)
+            added = len(rows)
+    if added:
+        logger.info("%d new failures logged in %s", added, redact(url))
     return url
 
 

@@ -36,8 +36,14 @@ worker)
     echo "[prefect] worker started on pool 'local' (log $DIR/worker.log)"
     ;;
 stop)
+    # A Prefect worker ignores the first SIGTERM while it shuts down cleanly: wait, then insist.
     for p in worker server; do
-        if [ -f "$DIR/$p.pid" ]; then kill "$(cat "$DIR/$p.pid")" 2>/dev/null || true; rm -f "$DIR/$p.pid"; fi
+        [ -f "$DIR/$p.pid" ] || continue
+        pid=$(cat "$DIR/$p.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$DIR/$p.pid"
     done
     echo "[prefect] stopped"
     ;;

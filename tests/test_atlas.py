@@ -196,13 +196,30 @@ def test_bilinear_never_bleeds_into_neighbour_tiles(n: int) -> None:
 
 
 def test_bilinear_hand_values_on_a_ramp() -> None:
-    n = 11  # x = U/255*10: U=51 -> 2.0, U=102+25.5 -> 5.0; a ramp atlas returns x itself
+    n = 11  # x = U/255*10 - shift: U=51 -> 2.0 - s, U=127.5 -> 5.0 - s; a ramp atlas returns x
+    shift = 0.5 - 10 / 510
+    assert atlas.bilinear_offset(n) == pytest.approx(shift)
     tex = np.tile(np.arange(n, dtype=np.float32), (6 * n, 4))
     iuv_b3hw = torch.tensor([[[[9, 9, 0]], [[51, 127.5, 255]], [[0, 0, 0]]]], dtype=torch.float32)
     out = atlas.gather_torch(torch.from_numpy(tex)[None, None], iuv_b3hw, "bilinear")
-    np.testing.assert_allclose(out[0, 0, 0].numpy(), [2.0, 5.0, 0.0], atol=1e-4)
+    np.testing.assert_allclose(out[0, 0, 0].numpy(), [2.0 - shift, 5.0 - shift, 0.0], atol=1e-4)
     at_u100 = atlas.gather(tex, _iuv([(4, 100, 7)]), "bilinear")
-    np.testing.assert_allclose(at_u100, [[100 / 255 * 10]], rtol=1e-6)
+    np.testing.assert_allclose(at_u100, [[100 / 255 * 10 - shift]], rtol=1e-6)
+
+
+def test_bilinear_gather_of_scatter_has_no_half_texel_bias() -> None:
+    # Every (U, V) of one part, coloured by V, scattered at a coarse n and read back bilinearly:
+    # floor-indexed scatter centres texel r at r + 0.5 - (n-1)/510, so an unshifted bilinear read
+    # is biased by about half a texel (-7.5 levels at n = 16); the shifted read is not.
+    n = 16
+    v, u = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    iuv_hw3 = np.stack([np.full_like(u, 5), u, v], -1).astype(np.uint8)
+    image = np.repeat(v[..., None].astype(np.float64), 3, axis=2)
+    tex, visible = atlas.scatter(image, iuv_hw3, n)
+    assert visible.sum() == n * n
+    back = atlas.gather(tex, iuv_hw3, "bilinear")[..., 0]
+    inner = (slice(24, 232), slice(24, 232))  # away from the clamped ends of the chart
+    assert abs(float(np.mean(back[inner] - v[inner]))) < 0.5
 
 
 def test_bilinear_torch_matches_numpy_and_nearest_on_grid() -> None:
@@ -216,7 +233,9 @@ def test_bilinear_torch_matches_numpy_and_nearest_on_grid() -> None:
     tex37 = rng.random((*atlas.atlas_shape(37), 3)).astype(np.float32)
     tex37_t = torch.from_numpy(tex37).permute(2, 0, 1)[None]
     bilinear37 = atlas.gather_torch(tex37_t, _to_torch(iuv_hw3), "bilinear")[0].permute(1, 2, 0)
-    np.testing.assert_allclose(bilinear37.numpy(), atlas.gather(tex37, iuv_hw3, "bilinear"), 1e-4)
+    np.testing.assert_allclose(
+        bilinear37.numpy(), atlas.gather(tex37, iuv_hw3, "bilinear"), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_bilinear_gradient_reaches_only_seen_tiles() -> None:
@@ -231,7 +250,8 @@ def test_bilinear_gradient_reaches_only_seen_tiles() -> None:
         row0, col0 = atlas.tile_origin(part, n)
         seen[row0 : row0 + n, col0 : col0 + n] = True
     assert grad[seen].sum() > 0 and not grad[~seen].any()
-    assert torch.isclose(grad[2 * n + n - 1, n - 1], torch.tensor(1.0))  # (3, U=255, V=0) corner
+    corner = (1 - atlas.bilinear_offset(n)) ** 2  # (3, U=255, V=0): shifted inwards in x and y
+    assert torch.isclose(grad[2 * n + n - 1, n - 1], torch.tensor(corner))
 
 
 def test_scatter_torch_returns_detached_tensors() -> None:

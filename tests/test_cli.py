@@ -16,10 +16,10 @@ runner = CliRunner()
 def test_help_lists_every_stage_in_dag_order() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0, result.output
-    stages = ["studio", "shard", "extract", "pairs"]
+    stages = ["studio", "shard", "extract", "textures", "pairs", "train", "render", "eval"]
     positions = [result.output.index(f"  {stage} ") for stage in stages]
     assert positions == sorted(positions)
-    for command in [*stages, "ls", "densepose"]:
+    for command in [*stages, "reid-augment", "ls", "densepose"]:
         assert runner.invoke(app, [command, "--help"]).exit_code == 0, command
 
 

@@ -147,31 +147,52 @@ def _known_keys(root_url: str, name: str) -> set[str] | None:
     return set(read_dataset_manifest(root_url, name, ["key"]).column("key").to_pylist())
 
 
+def _import_split(
+    url: str, known: set[str] | None, failures: list[storage.Failure]
+) -> tuple[pa.Table, int]:
+    """One PATN pairs CSV as a PAIRS_SCHEMA table; bad rows and unknown keys to ``failures``."""
+    pairs, bad_rows = read_pairs_csv(url)
+    failures += [storage.Failure("", r.source, "pairs", r.reason, r.detail) for r in bad_rows]
+    rows, dropped = [], 0
+    for source, target in pairs:
+        try:
+            keys = (patn_key(source), patn_key(target))
+        except ValueError as exc:
+            failures.append(
+                storage.Failure(f"{source}>{target}", url, "pairs", "bad_name", str(exc))
+            )
+            continue
+        if known is not None and not set(keys) <= known:
+            dropped += 1
+            detail = f"not in the data set: {sorted(set(keys) - known)}"
+            failures.append(
+                storage.Failure(f"{source}>{target}", url, "pairs", "unknown_key", detail)
+            )
+            continue
+        fields = parse_patn_name(source) or parse_patn_name(target) or {}
+        rows.append(dict(zip(PAIRS_SCHEMA.names, (*keys, fields.get("person_id")), strict=True)))
+    return pa.Table.from_pylist(rows, schema=PAIRS_SCHEMA), dropped
+
+
 def import_patn_pairs(patn_src: str, root_url: str, name: str) -> PairsSummary:
     """PATN's ``fasion-resize-pairs-{train,test}.csv`` as ``pairs/NAME/{split}.parquet``.
 
     When dataset NAME is sharded, pairs naming a key it lacks (rejected image) are dropped.
+    Dropped pairs and malformed rows are logged in ``failures/pairs/NAME.parquet``.
     """
     known = _known_keys(root_url, name)
-    tables, dropped = {}, 0
+    tables, dropped, failures = {}, 0, []
     for split in SPLITS:
         url = patn_file(patn_src, "pairs", split)
         if url is None:
             raise FileNotFoundError(f"no fasion-resize-pairs-{split}.csv in {patn_src}")
-        rows = []
-        for source, target in read_pairs_csv(url):
-            keys = (patn_key(source), patn_key(target))
-            if known is not None and not set(keys) <= known:
-                dropped += 1
-                continue
-            fields = parse_patn_name(source) or parse_patn_name(target) or {}
-            rows.append(
-                dict(zip(PAIRS_SCHEMA.names, (*keys, fields.get("person_id")), strict=True))
-            )
-        tables[split] = pa.Table.from_pylist(rows, schema=PAIRS_SCHEMA)
+        tables[split], split_dropped = _import_split(url, known, failures)
+        dropped += split_dropped
     overlap = set(tables["train"].column("person_id").to_pylist()) & set(
         tables["test"].column("person_id").to_pylist()
     )
     if overlap:
         logger.warning("%s: %d PATN persons appear in both splits", name, len(overlap))
+    if failures:
+        storage.append_failures(root_url, "pairs", name, failures)
     return _write(root_url, name, tables, dropped)

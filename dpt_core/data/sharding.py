@@ -60,11 +60,8 @@ def _remove_stale_files(plan: DatasetPlan) -> None:
             _remove(part)
         _remove(url)
         logger.info("removed stale shard %s", url)
-    fs, path = storage.url_to_fs(folder)
-    for temp in fs.ls(path, detail=False):
-        if temp.rstrip("/").rsplit("/", 1)[-1].startswith(storage.TEMP_PREFIX):
-            fs.rm_file(temp)
-            logger.info("removed temp file %s of an interrupted run", temp)
+    for temp in storage.remove_stale_temps(folder):  # not those of a concurrent run
+        logger.info("removed temp file %s of an interrupted run", temp)
 
 
 def _write_failures(plan: DatasetPlan, rejected: list[Rejected]) -> None:

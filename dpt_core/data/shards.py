@@ -26,6 +26,7 @@ from dpt_core import storage
 logger = logging.getLogger(__name__)
 
 SHARD_MTIME = 946_684_800  # 2000-01-01T00:00:00Z: fixed member mtime
+MAX_MEMBER_BYTES = 1 << 30  # a member is read into memory whole: larger ones are refused
 _SHARD_RE = re.compile(r"^[^/]+-\d{5,}\.tar$")
 _MEMBER_RE = re.compile(r"^((?:.*/)?[^./]+)\.([^/]+)$")
 _FSSPEC_SCHEMES = ("s3", "s3a", "gcs", "abfs", "az", "memory")
@@ -180,6 +181,8 @@ def write_shard(shard_url: str, samples: Iterable[Sample]) -> ShardInfo:
 
 def _check_member(shard_url: str, member: tarfile.TarInfo) -> None:
     name = member.name
+    if member.size > MAX_MEMBER_BYTES:
+        raise ValueError(f"{shard_url}: member {name!r} of {member.size} bytes is over the limit")
     if name.startswith("/") or ".." in name.split("/"):
         raise ValueError(f"{shard_url}: unsafe member path {name!r}")
     if member.issym() or member.islnk():
@@ -205,21 +208,37 @@ def _iter_members(shard_url: str, tar: tarfile.TarFile) -> Iterator[tuple[str, s
 def iter_shard(shard_url: str) -> Iterator[dict[str, bytes | str]]:
     """Samples of a shard in order: ``{"__key__": KEY, EXT: bytes, ...}`` (all values bytes).
 
-    Raises ValueError naming the shard for absolute or ``..`` paths, links and devices.
+    Raises ValueError naming the shard for absolute or ``..`` paths, links, devices, members
+    over ``MAX_MEMBER_BYTES``, and for anything but a plain tar (compressed streams are refused
+    unread: no decompression bombs) or a corrupt one.
     """
-    with storage.open_read(shard_url) as stream, tarfile.open(fileobj=stream, mode="r|*") as tar:
-        current: dict[str, bytes | str] | None = None
-        for key, ext, data in _iter_members(shard_url, tar):
-            if current is not None and current["__key__"] != key:
-                yield current
-                current = None
-            if current is None:
-                current = {"__key__": key}
-            if ext in current:
-                raise ValueError(f"{shard_url}: duplicate member {key}.{ext}")
-            current[ext] = data
-        if current is not None:
+    with storage.open_read(shard_url) as stream:
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
+                yield from _group_samples(shard_url, _iter_members(shard_url, tar))
+                end = tar.offset
+        except tarfile.TarError as exc:
+            raise ValueError(f"{shard_url}: not a readable plain tar shard ({exc})") from None
+    # tarfile ends quietly at a missing header: only the end-of-archive blocks prove the rest
+    if storage.size(shard_url) - end < 2 * tarfile.BLOCKSIZE:
+        raise ValueError(f"{shard_url}: truncated after byte {end} (no end-of-archive marker)")
+
+
+def _group_samples(
+    shard_url: str, members: Iterator[tuple[str, str, bytes]]
+) -> Iterator[dict[str, bytes | str]]:
+    current: dict[str, bytes | str] | None = None
+    for key, ext, data in members:
+        if current is not None and current["__key__"] != key:
             yield current
+            current = None
+        if current is None:
+            current = {"__key__": key}
+        if ext in current:
+            raise ValueError(f"{shard_url}: duplicate member {key}.{ext}")
+        current[ext] = data
+    if current is not None:
+        yield current
 
 
 def write_manifest(

@@ -87,7 +87,7 @@ def extract(
             summaries = [extract_shard(root, name, i, options) for i in shard]
         else:
             summaries = extract_dataset(root, name, options)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
         raise _fail(exc) from None
     done = sum(s.get("count", 0) for s in summaries)
     failed = sum(s.get("failures", 0) for s in summaries)

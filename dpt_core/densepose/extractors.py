@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -16,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from dpt_core import iuv
+from dpt_core.data.images import NormalizeOptions
 from dpt_core.densepose.options import PERSON_MODES, PersonMode
 from dpt_core.densepose.precomputed import PrecomputedFiles, results_from_iuv
 from dpt_core.densepose.records import Extraction
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 Sample = Mapping[str, bytes | str]
 IMAGE_EXTS = ("png", "jpg", "jpeg")
+MAX_IMAGE_PIXELS = NormalizeOptions().max_pixels  # the shard stage's limit
 
 
 class Extractor(Protocol):
@@ -54,8 +57,27 @@ def _image_bytes(sample: Sample) -> bytes | None:
     return None
 
 
+def _check_pixels(data: bytes) -> None:
+    """ValueError when the image header claims more than ``MAX_IMAGE_PIXELS`` pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:  # header only
+                width, height = img.size
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"image refused unread: {exc}") from None
+    except Exception:  # not an image PIL knows: cv2 has the last word
+        return
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ValueError(
+            f"{width}x{height} image exceeds {MAX_IMAGE_PIXELS} pixels (refused unread)"
+        )
+
+
 def decode_image_rgb(data: bytes) -> np.ndarray:
-    """Decode PNG/JPEG bytes to (H, W, 3) uint8 RGB; ValueError if undecodable."""
+    """Decode PNG/JPEG bytes to (H, W, 3) uint8 RGB; ValueError if undecodable or larger than
+    ``MAX_IMAGE_PIXELS`` (checked from the header, before decoding)."""
+    _check_pixels(data)
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError("undecodable image")

@@ -39,6 +39,9 @@ def tight_box_xyxy(mask_hw: np.ndarray) -> np.ndarray:
 
 def decode_inds_png(data: bytes, name: str = "inds") -> np.ndarray:
     """Decode a Detectron-1 ``_INDS.png`` to an (H, W) uint8 array (first channel if colour)."""
+    width, height = iuv.png_size(data, name)
+    if width * height > iuv.MAX_IUV_PIXELS:
+        raise ValueError(f"{name}: {width}x{height} INDS PNG exceeds {iuv.MAX_IUV_PIXELS} pixels")
     inds = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if inds is None:
         raise ValueError(f"{name}: corrupt or non-image INDS file")

@@ -126,14 +126,24 @@ def extract_shard(
 
 
 def extract_dataset(root_url: str, name: str, options: ExtractOptions) -> list[dict]:
-    """Extract every shard of dataset ``name`` (one model for all); summaries in shard order."""
+    """Extract every shard of dataset ``name`` (one model for all); summaries in shard order.
+
+    A shard that fails (corrupt input tar, storage down) does not stop the others: they are
+    all done, then RuntimeError names every failed shard (re-run to resume).
+    """
     folder = storage.join(root_url, "datasets", name, "shards")
     urls = shards.shard_urls(folder)
     if not urls:
         raise FileNotFoundError(f"no shards in {folder}")
     extractor = make_extractor(options)
-    summaries = []
+    summaries, errors = [], []
     for url in urls:
         index = int(url.rsplit("-", 1)[-1].removesuffix(".tar"))
-        summaries.append(extract_shard(root_url, name, index, options, extractor))
+        try:
+            summaries.append(extract_shard(root_url, name, index, options, extractor))
+        except (ValueError, OSError) as exc:
+            logger.error("shard %s failed: %s", url, exc)
+            errors.append(f"{url}: {type(exc).__name__}: {exc}")
+    if errors:
+        raise RuntimeError(f"{len(errors)} shard(s) failed (re-run to resume): {'; '.join(errors)}")
     return summaries

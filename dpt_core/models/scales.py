@@ -43,7 +43,10 @@ class InpainterScale(_Frozen):
     feature_channels: int = Field(gt=0)
     shared_decoder: bool = False
     keep_visible: bool = True
-    norm: Norm = "instance"
+    # No norm by default: instance norm on a part tile that no pixel reaches (every view misses
+    # some parts) has zero variance and its gradients explode through the stacked norms (about
+    # 1e9 at tiny scale, NaN after two Adam steps at demo scale).
+    norm: Norm = "none"
 
 
 class BlenderScale(_Frozen):

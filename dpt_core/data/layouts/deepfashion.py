@@ -21,32 +21,39 @@ PARTITION_FILE = "list_eval_partition.txt"
 SPLIT_OF_STATUS = {"train": "train", "query": "test", "gallery": "test"}
 _NAME_RE = re.compile(
     r"^img/(?P<gender>[A-Z]+)/(?P<category>[^/]+)/(?P<person>id_\d{8})/"
-    r"(?P<look>\d+)_(?P<view_index>\d+)_(?P<view>[A-Za-z]+)\.jpe?g$"
+    r"(?P<look>\d+)_(?P<view_index>\d+)_(?P<view>[A-Za-z]+)\.jpe?g$",
+    re.ASCII,  # "\d" alone also matches non-ASCII digits
 )
 
 
-def read_partition(src_url: str) -> dict[str, str]:
-    """``{"img/...jpg": status}`` from SRC/list_eval_partition.txt or SRC/Eval/...."""
+def read_partition(src_url: str) -> tuple[dict[str, str], list[Rejected]]:
+    """``{"img/...jpg": status}`` from SRC/list_eval_partition.txt or SRC/Eval/..., and a
+    ``bad_partition_line`` rejection (source ``URL:LINE``) for each malformed line."""
     candidates = [
         storage.join(src_url, PARTITION_FILE),
         storage.join(src_url, "Eval", PARTITION_FILE),
     ]
     for url in candidates:
         if storage.exists(url):
-            return _parse_partition(url, storage.read_bytes(url).decode("utf-8"))
+            text = storage.read_bytes(url).decode("utf-8-sig", errors="replace")
+            return _parse_partition(url, text)
     raise FileNotFoundError(f"DeepFashion split file not found: {' or '.join(candidates)}")
 
 
-def _parse_partition(url: str, text: str) -> dict[str, str]:
-    statuses = {}
+def _parse_partition(url: str, text: str) -> tuple[dict[str, str], list[Rejected]]:
+    statuses, rejected = {}, []
     for line_no, line in enumerate(text.splitlines()[2:], start=3):
         fields = line.split()
         if not fields:
             continue
         if len(fields) != 3 or fields[2] not in SPLIT_OF_STATUS:
-            raise ValueError(f"{url}:{line_no}: expected 'image_name item_id status', got {line!r}")
+            detail = f"expected 'image_name item_id status', got {line[:200]!r}"
+            rejected.append(Rejected(f"{url}:{line_no}", "bad_partition_line", detail))
+            continue
         statuses[fields[0]] = fields[2]
-    return statuses
+    if rejected:
+        logger.warning("%s: %d malformed line(s) skipped", url, len(rejected))
+    return statuses, rejected
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,8 @@ class DeepFashionInShopLayout:
     carries_extras: bool = False
 
     def scan(self, src_url: str) -> Iterator[SourceSample | Rejected]:
-        statuses = read_partition(src_url)
+        statuses, bad_lines = read_partition(src_url)
+        yield from bad_lines
         for entry in image_entries(src_url, "img"):
             match = _NAME_RE.match(entry.rel)
             if match is None:

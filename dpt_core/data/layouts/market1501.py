@@ -26,14 +26,15 @@ SUBSETS = {
     "query": ("test", "query"),
 }  # folder -> (split, subset)
 FLAGS = {"-1": "junk", "0000": "distractor"}
-_NAME_RE = re.compile(
-    r"^(?P<person>-1|\d{4})_c(?P<camera>\d)s(?P<sequence>\d)_(?P<frame>\d{6})_(?P<box>\d{2})$"
+_NAME_RE = re.compile(  # ASCII digits only: "\d" alone also matches e.g. Arabic-Indic digits
+    r"(?P<person>-1|\d{4})_c(?P<camera>\d)s(?P<sequence>\d)_(?P<frame>\d{6})_(?P<box>\d{2})",
+    re.ASCII,
 )
 
 
 def parse_market_name(filename: str) -> dict[str, str] | None:
     """Fields of ``PPPP_cCsS_FFFFFF_NN.jpg`` as strings, or None when the name doesn't parse."""
-    match = _NAME_RE.match(split_ext(filename)[0])
+    match = _NAME_RE.fullmatch(split_ext(filename)[0])
     return match.groupdict() if match else None
 
 

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,8 @@ logger = logging.getLogger(__name__)
 SPLITS = ("train", "test")
 _NAME_RE = re.compile(
     r"^fashion(?P<gender>WOMEN|MEN)(?P<category>.+?)id(?P<id>\d{8})"
-    r"(?P<look>\d{2})_(?P<view_index>\d+)(?P<view>[a-z]+)$"
+    r"(?P<look>\d{2})_(?P<view_index>\d+)(?P<view>[a-z]+)$",
+    re.ASCII,  # "\d" alone also matches non-ASCII digits
 )
 
 
@@ -63,30 +65,56 @@ def parse_patn_name(filename: str) -> dict[str, Any] | None:
     }
 
 
-def read_annotations(url: str) -> dict[str, tuple[list[int], list[int]]]:
-    """``{name: (keypoints_y, keypoints_x)}`` from a ``name:keypoints_y:keypoints_x`` file."""
-    keypoints = {}
-    lines = storage.read_bytes(url).decode("utf-8").splitlines()
+def _number(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _keypoints(text: str) -> list[int]:
+    values = json.loads(text)
+    if not isinstance(values, list) or not all(_number(v) for v in values):
+        raise ValueError("keypoints must be a JSON list of finite numbers")
+    return [int(v) for v in values]
+
+
+def read_annotations(url: str) -> tuple[dict[str, tuple[list[int], list[int]]], list[Rejected]]:
+    """``{name: (keypoints_y, keypoints_x)}`` from a ``name:keypoints_y:keypoints_x`` file, and
+    a ``bad_annotation_line`` rejection (source ``URL:LINE``) for each malformed line."""
+    keypoints, rejected = {}, []
+    lines = storage.read_bytes(url).decode("utf-8-sig", errors="replace").splitlines()
     for line_no, line in enumerate(lines[1:], start=2):
         fields = line.split(":")
-        if len(fields) != 3:
-            if line.strip():
-                raise ValueError(f"{url}:{line_no}: expected name:keypoints_y:keypoints_x")
+        if not line.strip():
             continue
         try:
-            ys, xs = json.loads(fields[1]), json.loads(fields[2])
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{url}:{line_no}: keypoints are not lists: {exc}") from exc
-        keypoints[fields[0].strip()] = ([int(y) for y in ys], [int(x) for x in xs])
-    return keypoints
+            if len(fields) != 3:
+                raise ValueError("expected name:keypoints_y:keypoints_x")
+            keypoints[fields[0].strip()] = (_keypoints(fields[1]), _keypoints(fields[2]))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            detail = f"{exc}; got {line[:200]!r}"
+            rejected.append(Rejected(f"{url}:{line_no}", "bad_annotation_line", detail))
+    if rejected:
+        logger.warning("%s: %d malformed line(s) skipped", url, len(rejected))
+    return keypoints, rejected
 
 
-def read_pairs_csv(url: str) -> list[tuple[str, str]]:
-    """``[(from_name, to_name), ...]`` from a PATN pairs CSV with a ``from,to`` header."""
-    reader = csv.DictReader(io.StringIO(storage.read_bytes(url).decode("utf-8")))
+def read_pairs_csv(url: str) -> tuple[list[tuple[str, str]], list[Rejected]]:
+    """``[(from_name, to_name), ...]`` from a PATN pairs CSV with a ``from,to`` header, and a
+    ``bad_pairs_row`` rejection (source ``URL:LINE``) for each row without both names."""
+    text = storage.read_bytes(url).decode("utf-8-sig", errors="replace")
+    reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or not {"from", "to"} <= set(reader.fieldnames):
         raise ValueError(f"{url}: expected a 'from,to' header, got {reader.fieldnames}")
-    return [(row["from"].strip(), row["to"].strip()) for row in reader]
+    pairs, rejected = [], []
+    for row in reader:
+        source, target = (str(row.get(c) or "").strip() for c in ("from", "to"))
+        if source and target:
+            pairs.append((source, target))
+        else:
+            detail = f"row needs 'from' and 'to' names, got {row}"[:300]
+            rejected.append(Rejected(f"{url}:{reader.line_num}", "bad_pairs_row", detail))
+    return pairs, rejected
 
 
 def patn_key(filename: str) -> str:
@@ -111,7 +139,8 @@ class PatnPairsLayout:
 
     def _scan_split(self, src_url: str, split: str) -> Iterator[SourceSample | Rejected]:
         annotation_url = patn_file(src_url, "annotation", split)
-        keypoints = read_annotations(annotation_url) if annotation_url else {}
+        keypoints, bad_lines = read_annotations(annotation_url) if annotation_url else ({}, [])
+        yield from bad_lines
         if annotation_url is None:
             logger.warning("%s: no annotation file for %s; no keypoints", src_url, split)
         for entry in image_entries(src_url, split):

@@ -1,0 +1,102 @@
+"""Command-line functions ``dpt textures`` and ``dpt train`` (registered by ``dpt_core.cli``).
+
+Errors a user can fix (missing files, bad options) end the command with one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dpt_core.atlas import DEFAULT_N
+from dpt_core.data.manifest import split_dataset_url
+from dpt_core.models.scales import get_scale
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def textures(
+    dataset_url: Annotated[str, typer.Argument(help="Dataset folder: ROOT/datasets/NAME")],
+    n: Annotated[
+        int | None, typer.Option(help=f"Texels per tile side (default {DEFAULT_N}, or --scale's)")
+    ] = None,
+    scale: Annotated[
+        str | None, typer.Option(help="Use this model scale's atlas_n (tiny, demo, paper)")
+    ] = None,
+    source: Annotated[str, typer.Option(help="IUV source: densepose/NAME/SOURCE")] = "studio",
+    shard: Annotated[int | None, typer.Option(help="Only this shard index")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Recompute committed shards too")] = False,
+) -> None:
+    """Scatter every image through its IUV into texture shards under ROOT/textures/NAME."""
+    from dpt_core.textures import precompute_textures, precompute_textures_shard
+
+    try:
+        if n is not None and scale is not None:
+            raise ValueError("give --n or --scale, not both")
+        size = get_scale(scale).atlas_n if scale else (n or DEFAULT_N)
+        root, name = split_dataset_url(dataset_url)
+        if shard is not None:
+            summaries = [precompute_textures_shard(root, name, shard, size, source, overwrite)]
+        else:
+            summaries = precompute_textures(root, name, size, source, overwrite)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(exc) from None
+    done = [s for s in summaries if not s["skipped"]]
+    typer.echo(
+        f"{name}: {len(summaries)} shard(s), {len(done)} written, "
+        f"{sum(s.get('count', 0) for s in summaries)} textures (n={size}), "
+        f"{sum(s.get('failures', 0) for s in done)} new failures"
+    )
+
+
+def train(
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="YAML config (default: demo on studio)")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="Override KEY.PATH=VALUE (repeatable)")
+    ] = None,
+    stop_at: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this global step (checkpointed)")
+    ] = None,
+    nproc: Annotated[
+        int, typer.Option(min=1, help="Local CPU processes (gloo); use torchrun for GPUs")
+    ] = 1,
+    show_config: Annotated[
+        bool, typer.Option("--show-config", help="Print the resolved config and exit")
+    ] = False,
+    prepare_studio: Annotated[
+        bool, typer.Option(help="First render and prepare a studio set at ROOT/…/DATASET")
+    ] = False,
+) -> None:
+    """Train Dense Pose Transfer; writes ROOT/runs/RUN/ (config, checkpoints, metrics)."""
+    from dpt_core.train.config import check_files, config_yaml, load_config
+    from dpt_core.train.distributed import run_local
+    from dpt_core.train.engine import train as run_training
+    from dpt_core.train.prepare import prepare_studio as prepare
+
+    try:
+        resolved = load_config(config, overrides or [], check=False)
+        if show_config:
+            typer.echo(config_yaml(resolved), nl=False)
+            return
+        if prepare_studio:
+            scale = resolved.model_scale
+            prepare(resolved.root, resolved.dataset, size=scale.image_size, atlas_n=scale.atlas_n)
+        check_files(resolved)
+        if nproc > 1:
+            result = run_local(resolved, nproc, stop_at)[0]
+        else:
+            result = run_training(resolved, stop_at)
+    except (FileNotFoundError, ValueError) as exc:
+        raise _fail(exc) from None
+    losses = {k: v for k, v in result.losses.items() if isinstance(v, float)}
+    typer.echo(f"{resolved.run}: step {result.step} in {result.seconds:.1f} s")
+    typer.echo(f"checkpoint: {result.checkpoint}")
+    typer.echo(f"metrics: {result.metrics_url}")
+    typer.echo("last: " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()))

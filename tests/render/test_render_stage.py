@@ -1,0 +1,205 @@
+"""The render stage: determinism, resume, pose-bank targets, failures, argument errors."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from conftest import BANK, DATASET, RUN, STEP, save_tiny_run, studio_truth
+
+from dpt_core import render, storage
+from dpt_core.data import shards
+from dpt_core.data.pairs import read_pairs
+from dpt_core.iuv import encode_iuv_png
+from dpt_core.render import RenderJob, plan_render, render_pairs, render_requests
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def _sha(url: str) -> str:
+    return hashlib.sha256(storage.read_bytes(url)).hexdigest()
+
+
+def _job(tiny_root, name: str, **kw) -> RenderJob:
+    return RenderJob(tiny_root.root, tiny_root.checkpoint, name, **kw)
+
+
+def test_render_pairs_writes_shards_manifest_and_info(tiny_root):
+    job = _job(tiny_root, "pairs", branches=("tex", "pred", "warp"), shard_size=4)
+    summary = render_pairs(job)
+    pairs = read_pairs(tiny_root.root, DATASET, "test")
+    assert job.url == storage.join(tiny_root.root, "renders", RUN, "pairs")
+    assert (summary.samples, summary.failures, summary.shards) == (pairs.num_rows, 0, 2)
+    info = render.read_render_info(job.url)
+    assert (info["step"], info["image_size"], info["atlas_n"]) == (STEP, 64, 16)
+    assert info["branches"] == ["pred", "warp", "tex"]  # canonical order
+    urls = shards.shard_urls(job.url)
+    assert [u.rsplit("/", 1)[1] for u in urls] == ["pairs-00000.tar", "pairs-00001.tar"]
+    rows = [r for u in urls for r in shards.read_manifest(shards.shard_manifest_url(u)).to_pylist()]
+    expected = sorted(zip(pairs.column("source_key").to_pylist(),
+                          pairs.column("target_key").to_pylist(), strict=True))  # fmt: skip
+    assert sorted((r["source_key"], r["target_key"]) for r in rows) == expected
+    assert {r["person_id"] for r in rows} == {"id00002"}
+    assert {(r["checkpoint"], r["step"], r["members"]) for r in rows} == {
+        (tiny_root.checkpoint, STEP, "png,pred.png,warp.png,tex.png")
+    }
+    sample = next(shards.iter_shard(urls[0]))
+    assert (
+        sample["__key__"] == rows[0]["key"] == f"{rows[0]['source_key']}__{rows[0]['target_key']}"
+    )
+    assert _decode(sample["png"]).shape == (64, 64, 3)
+    assert _decode(sample["tex.png"]).shape == (6 * 16, 4 * 16, 3)
+
+
+def test_renders_are_deterministic(tiny_root):
+    job = _job(tiny_root, "det", branches=("warp",))
+    first = render_pairs(job, limit=4)
+    tars = [r["shard"] for r in first.shard_results]
+    files = [*tars, *map(shards.shard_manifest_url, tars), storage.join(job.url, "render.json")]
+    before = {u: _sha(u) for u in files}
+    shutil.rmtree(job.url)
+    second = render_pairs(job, limit=4)
+    assert second.rendered == 1 and second.skipped == 0
+    assert {u: _sha(u) for u in before} == before
+    other = render_pairs(_job(tiny_root, "det-batch3", branches=("warp",), batch_size=3), limit=4)
+    assert _sha(other.shard_results[0]["shard"]) == _sha(tars[0])  # batch size changes nothing
+
+
+def test_second_run_does_no_work(tiny_root, monkeypatch):
+    job = _job(tiny_root, "resume", shard_size=3)
+    first = render_pairs(job)
+    assert first.rendered == 2
+    mtimes = {u: storage.url_to_fs(u)[0].modified(u) for u in shards.shard_urls(job.url)}
+
+    def no_model(*args):
+        raise AssertionError("a committed shard must not load the model")
+
+    monkeypatch.setattr(render, "load_render_model", no_model)
+    monkeypatch.setattr(render, "fetch_members", no_model)
+    second = render_pairs(job)
+    assert (second.rendered, second.skipped, second.samples) == (0, 2, first.samples)
+    assert {u: storage.url_to_fs(u)[0].modified(u) for u in mtimes} == mtimes
+    monkeypatch.undo()
+    storage.url_to_fs(shards.shard_urls(job.url)[1])[0].rm_file(
+        storage.marker_url(shards.shard_urls(job.url)[1])
+    )
+    third = render_pairs(job)
+    assert (third.rendered, third.skipped) == (1, 1)
+
+
+def test_new_checkpoint_re_renders(tiny_root):
+    job = _job(tiny_root, "ckpt-change")
+    render_pairs(job, limit=2)
+
+    other = save_tiny_run(tiny_root.root, run="other-run", seed=1)
+    moved = RenderJob(tiny_root.root, other, "ckpt-change", run=RUN)
+    assert render_pairs(moved, limit=2).rendered == 1
+
+
+def test_pose_bank_targets(tiny_root):
+    bank_keys = sorted(k.stem for k in (tiny_root.bank / "iuv").glob("*.png"))
+    job = _job(tiny_root, "posebank", pose_bank=BANK, branches=("warp",))
+    requests = [("id00002_p000_v00", bank_keys[0]), ("id00000_p001_v02", bank_keys[-1])]
+    summary = render_requests(job, requests)
+    assert (summary.samples, summary.failures) == (2, 0)
+    url = summary.shard_results[0]["shard"]
+    rows = shards.read_manifest(shards.shard_manifest_url(url)).to_pylist()
+    assert {r["target_dataset"] for r in rows} == {BANK}
+    assert {r["person_id"] for r in rows} == {"id00002", "id00000"}
+    for sample, row in zip(shards.iter_shard(url), rows, strict=True):
+        bank_iuv = studio_truth(tiny_root.bank, row["target_key"]).iuv  # 48 px
+        body = cv2.resize(bank_iuv[..., 0], (64, 64), interpolation=cv2.INTER_NEAREST) > 0
+        warped = _decode(sample["warp.png"])
+        assert (warped[~body] == 128).all()  # the warped image is 0 (grey) off the bank's body
+        assert (warped[body] != 128).any(axis=-1).mean() > 0.9
+    bank_requests = render.pose_bank_requests(job, "test", per_source=3)
+    pairs = read_pairs(tiny_root.root, DATASET, "test")
+    images = set(pairs.column("source_key").to_pylist() + pairs.column("target_key").to_pylist())
+    assert sorted({s for s, _ in bank_requests}) == sorted(images)
+    assert len(bank_requests) == 3 * len(images)
+    assert {t for _, t in bank_requests} <= set(bank_keys)
+    assert bank_requests == render.pose_bank_requests(job, "test", per_source=3)
+
+
+def _broken_bank(root: str) -> list[str]:
+    """IUV shards of a pose bank with an empty IUV and an undecodable one."""
+    folder = storage.join(root, "densepose", "broken", "studio")
+    empty = encode_iuv_png(np.zeros((64, 64, 3), np.uint8))
+    samples = [{"__key__": "empty", "iuv.png": empty}, {"__key__": "garbage", "iuv.png": b"xx"}]
+    shard = storage.join(folder, "broken-00000.tar")
+    shards.write_shard(shard, samples)
+    shards.write_manifest(
+        shards.shard_manifest_url(shard), [{"key": s["__key__"]} for s in samples]
+    )
+    return ["empty", "garbage"]
+
+
+def test_failures_are_logged_and_the_rest_rendered(tiny_root):
+    _broken_bank(tiny_root.root)
+    good, bank_key = "id00002_p000_v00", "id00000_p000_v00"
+    job = _job(tiny_root, "failing", pose_bank="broken")
+    requests = [(good, "empty"), (good, "garbage"), (good, "nope"), ("missing", "empty")]
+    summary = render_requests(job, requests)
+    assert (summary.samples, summary.failures) == (0, 4)
+    found = {(f.key, f.reason) for f in storage.read_failures(tiny_root.root, "render", "failing")}
+    assert found == {
+        (f"{good}__empty", "bad iuv"), (f"{good}__garbage", "bad iuv"),
+        (f"{good}__nope", "missing target"), ("missing__empty", "missing source"),
+    }  # fmt: skip
+    same = _job(tiny_root, "failing-mixed")
+    mixed = render_requests(same, [(good, bank_key), ("missing", bank_key)])
+    assert (mixed.samples, mixed.failures) == (1, 1)
+    again = render_requests(same, [(good, bank_key), ("missing", bank_key)])
+    assert again.skipped == 1
+    assert len(storage.read_failures(tiny_root.root, "render", "failing-mixed")) == 1
+
+
+def test_bad_arguments_name_themselves(tiny_root):
+    with pytest.raises(ValueError, match="branches"):
+        _job(tiny_root, "x", branches=("depth",))
+    with pytest.raises(ValueError, match="run"):
+        RenderJob(tiny_root.root, "/elsewhere/model.pt", "x")
+    with pytest.raises(ValueError, match="name"):
+        _job(tiny_root, "a/b")
+    with pytest.raises(ValueError, match="device"):
+        _job(tiny_root, "x", device="gpu")
+    with pytest.raises(FileNotFoundError, match=re.escape("no-such.pt")):
+        plan_render(RenderJob(tiny_root.root, "/x/runs/r/no-such.pt", "x"), [("a", "b")])
+    with pytest.raises(ValueError, match=re.escape("'.'")):
+        render.requests_table([("a.b", "c")], 8)
+    with pytest.raises(ValueError, match="nothing to render"):
+        plan_render(_job(tiny_root, "empty"), [])
+    with pytest.raises(FileNotFoundError, match="densepose/nobank"):
+        render_requests(_job(tiny_root, "x", pose_bank="nobank"), [("a", "b")])
+
+
+def test_pairs_requests_limit_is_an_even_spread(tiny_root):
+    job = _job(tiny_root, "limits")
+    every = render.pairs_requests(job)
+    assert every.num_rows == read_pairs(tiny_root.root, DATASET, "test").num_rows == 6
+    assert every.column("key").to_pylist() == sorted(every.column("key").to_pylist())
+    assert render.pairs_requests(job, limit=3).column("key").to_pylist() == [
+        every.column("key")[i].as_py()
+        for i in (0, 2, 5)  # linspace(0, 5, 3) rounded
+    ]
+    with pytest.raises(ValueError, match="limit"):
+        render.pairs_requests(job, limit=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_renders_match_cpu(tiny_root):
+    cpu = render_pairs(_job(tiny_root, "dev-cpu", branches=("pred",)), limit=2)
+    gpu = render_pairs(_job(tiny_root, "dev-cuda", branches=("pred",), device="cuda"), limit=2)
+    pairs = zip(shards.iter_shard(cpu.shard_results[0]["shard"]),
+                shards.iter_shard(gpu.shard_results[0]["shard"]), strict=True)  # fmt: skip
+    for a, b in pairs:
+        for ext in ("png", "pred.png"):
+            diff = np.abs(_decode(a[ext]).astype(int) - _decode(b[ext]).astype(int))
+            assert diff.max() <= 3, (a["__key__"], ext)
