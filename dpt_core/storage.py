@@ -70,8 +70,9 @@ _thread_locks_guard = threading.Lock()
 
 
 def redact(url: str) -> str:
-    """``url`` with any ``user:password@`` part replaced by ``***@`` (safe to log)."""
-    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/@]*@", r"\1***@", url)
+    """``url`` (or a message holding URLs) with every ``user:password@`` part of a URL
+    replaced by ``***@`` (safe to log or record)."""
+    return re.sub(r"\b([A-Za-z][\w+.-]*://)[^/@\s'\"]*@", r"\1***@", url)
 
 
 def _check_url(url: object, name: str = "url") -> str:

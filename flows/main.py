@@ -4,9 +4,8 @@
 
 studio data -> preprocess (shard, extract: studio ground truth unless ``--weights`` names
 DensePose R-CNN weights, textures) -> make-pairs -> train (``configs/train/demo.yaml``) ->
-render-batch -> evaluate; prints where the report is. Every stage resumes: a second run redoes
-nothing that is committed. A stage whose library code is missing is reported as not
-implemented yet, and the stages after it do not run.
+render-batch (every branch: predictive, warped, blended, completed texture) -> evaluate; prints
+where the report is. Every stage resumes: a second run redoes nothing that is committed.
 """
 
 from __future__ import annotations
@@ -22,30 +21,23 @@ for _name, _value in {
     os.environ.setdefault(_name, _value)
 
 import argparse  # noqa: E402
-import importlib  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 
 from prefect import flow, get_run_logger  # noqa: E402
 
 from dpt_core import storage  # noqa: E402
 from dpt_core.train import load_config  # noqa: E402
+from flows.evaluate import evaluate_flow  # noqa: E402
 from flows.make_pairs import make_pairs_flow  # noqa: E402
 from flows.params import PositiveInt, StorageUrl  # noqa: E402
 from flows.preprocess import preprocess_flow  # noqa: E402
+from flows.render_batch import render_batch_flow  # noqa: E402
 from flows.train import train_flow  # noqa: E402
 from tasks.studio import generate_studio_task  # noqa: E402
 
 FLOW_NAME = "dpt-main"
 DATASET = "studio"
-
-
-def optional_flow(module: str, name: str) -> tuple[Callable | None, str]:
-    """(flow, "") when ``module`` imports, else (None, why): its library code is missing."""
-    try:
-        return getattr(importlib.import_module(module), name), ""
-    except ImportError as exc:
-        return None, f"not implemented yet ({exc})"
+RENDER_BRANCHES = ("pred", "warp", "tex")  # blended is always rendered
 
 
 @flow(name=FLOW_NAME)
@@ -60,7 +52,7 @@ def dpt_main(
     renders: PositiveInt = 16,
     train_overrides: list[str] | None = None,
 ) -> dict:
-    """Run the DAG under ``out``; returns each stage's result and ``report`` (its URL or None)."""
+    """Run the DAG under ``out``; returns each stage's result and ``report`` (its URL)."""
     logger = get_run_logger()
     scale = load_config(config, [f"root={out}"], check=False).model_scale
     src, iuv = storage.join(out, "sources", DATASET), "detectron2" if weights else "studio"
@@ -71,17 +63,11 @@ def dpt_main(
     done["pairs"] = make_pairs_flow(out, DATASET)
     overrides = [f"iuv_source={iuv}", *(train_overrides or [])]
     done["train"] = train_flow(config, out, DATASET, overrides=overrides)
-    later = {  # stage: (module, flow, its arguments once the stages before it ran)
-        "render": ("flows.render_batch", "render_batch_flow", lambda: (
-            out, done["train"]["run_url"], "test-pairs", DATASET, iuv, "test", renders)),
-        "evaluate": ("flows.evaluate", "evaluate_flow", lambda: (done["render"]["url"],)),
-    }  # fmt: skip
-    for stage, (module, name, arguments) in later.items():
-        stage_flow, why = optional_flow(module, name)
-        if stage_flow is None:
-            logger.warning("%s: %s; the DAG stops here", stage, why)
-            return {**done, stage: why, "report": None}
-        done[stage] = stage_flow(*arguments())
+    done["render"] = render_batch_flow(
+        out, done["train"]["run_url"], "test-pairs", DATASET, iuv, "test", renders,
+        branches=list(RENDER_BRANCHES),
+    )  # fmt: skip
+    done["evaluate"] = evaluate_flow(done["render"]["url"])
     done["report"] = done["evaluate"]["report_url"]
     logger.info("dpt-main: report at %s", done["report"])
     return done
@@ -113,13 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out, args.identities, args.poses, args.views, args.config, args.weights,
         args.shard_size, args.renders, args.train_override,
     )  # fmt: skip
-    for stage in ("render", "evaluate"):
-        if isinstance(result.get(stage), str):
-            print(f"{stage}: {result[stage]}")
-    if result["report"]:
-        print(f"Report: {result['report']}")
-    else:
-        print(f"No report yet; outputs so far are under {args.out}")
+    print(f"Report: {result['report']}")
     return 0
 
 

@@ -83,6 +83,7 @@ def publish_counts(counts: StageCounts, rows: list[dict] | None = None) -> None:
 
 
 def publish_link(key: str, url: str, text: str) -> None:
-    """A link artifact to ``url`` (a local path becomes a ``file://`` URL)."""
-    link = url if "://" in url else "file://" + os.path.abspath(url)
+    """A link artifact to ``url`` (a local path becomes a ``file://`` URL; credentials in the
+    URL are redacted)."""
+    link = storage.redact(url) if "://" in url else "file://" + os.path.abspath(url)
     create_link_artifact(link, link_text=text, key=artifact_key(key), description=text)

@@ -90,7 +90,7 @@ def sample_json(sample: SourceSample, image: PreparedImage, dataset: str, layout
         "key": sample.key,
         "dataset": dataset,
         "layout": layout,
-        "source": sample.url,
+        "source": storage.redact(sample.url),
         "person_id": sample.person_id,
         "view": sample.view,
         "camera": sample.camera,
@@ -113,7 +113,7 @@ def manifest_row(
     return {
         "key": sample.key,
         "shard": shard,
-        "source": sample.url,
+        "source": storage.redact(sample.url),
         "width": image.width,
         "height": image.height,
         "format": image.ext,

@@ -123,7 +123,7 @@ def write_dataset_shard(plan: ShardPlan, overwrite: bool = False) -> ShardResult
         "count": info.count,
         "nbytes": info.nbytes,
         "sha256": info.sha256,
-        "rejected": [asdict(r) for r in rejected],
+        "rejected": [{k: storage.redact(v) for k, v in asdict(r).items()} for r in rejected],
     }
     storage.write_bytes(shard_stats_url(plan.shard_url), dumps(stats))
     storage.mark_committed(plan.shard_url, plan.fingerprint, count=info.count, sha256=info.sha256)

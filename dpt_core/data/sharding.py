@@ -67,8 +67,10 @@ def _remove_stale_files(plan: DatasetPlan) -> None:
 def _write_failures(plan: DatasetPlan, rejected: list[Rejected]) -> None:
     """Replace the failures log with this run's rejections (it describes the dataset now)."""
     _remove(storage.failures_url(plan.root_url, manifest.STAGE, plan.dataset))
+    redact = storage.redact  # credentials in source URLs are never recorded
     failures = [
-        storage.Failure(r.key, r.source, manifest.STAGE, r.reason, r.detail) for r in rejected
+        storage.Failure(r.key, redact(r.source), manifest.STAGE, r.reason, redact(r.detail))
+        for r in rejected
     ]
     if failures:
         storage.append_failures(plan.root_url, manifest.STAGE, plan.dataset, failures)
@@ -85,7 +87,7 @@ def finalize_dataset(plan: DatasetPlan, results: list[ShardResult]) -> DatasetSu
     stats = {
         "dataset": plan.dataset,
         "layout": plan.layout,
-        "source": plan.src_url,
+        "source": storage.redact(plan.src_url),
         "format_version": SHARD_FORMAT_VERSION,
         "shards": len(plan.shards),
         "written": sum(r.count for r in results),

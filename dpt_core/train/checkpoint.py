@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import logging
-import pickle
 import random
 from typing import Any
 
@@ -116,10 +115,16 @@ def load_checkpoint(url: str, map_location: str | torch.device = "cpu") -> dict[
     data = storage.read_bytes(url)
     try:
         payload = torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        raise ValueError(f"{url}: not a readable checkpoint ({exc})") from None
+    except Exception as exc:  # the weights-only unpickler raises many types on damaged bytes
+        why = f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"{url}: not a readable checkpoint ({why})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{url}: not a dpt training checkpoint (format {CHECKPOINT_FORMAT})")
+    models = payload.get("models")
+    if not isinstance(payload.get("scale"), dict) or not isinstance(models, dict):
+        raise ValueError(f"{url}: checkpoint lacks its model scale or weights ('scale', 'models')")
+    if "generator" not in models or not isinstance(payload.get("step"), int):
+        raise ValueError(f"{url}: checkpoint lacks the generator weights or its step")
     payload["url"] = url
     return payload
 

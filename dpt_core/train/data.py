@@ -223,8 +223,13 @@ class TrainStream(IterableDataset):
 
 
 def make_loader(stream: TrainStream, workers: int, pin_memory: bool = False) -> DataLoader:
-    """A DataLoader over ready batches (``batch_size=None``), ``workers`` processes."""
-    extra = {"prefetch_factor": 2} if workers else {}
+    """A DataLoader over ready batches (``batch_size=None``), ``workers`` processes.
+
+    Workers start from a fork server, not a fork of the trainer: a forked child inherits the
+    caller's threads and event loops (a Prefect flow's, say) and dies with exit code 1 when
+    the loader is shut down at a stage's end.
+    """
+    extra = {"prefetch_factor": 2, "multiprocessing_context": "forkserver"} if workers else {}
     return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory, **extra)
 
 

@@ -6,10 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-TINY_CONFIG = str(REPO / "configs" / "train" / "tiny.yaml")
-IDENTITIES, POSES, VIEWS, SHARD_SIZE, RENDERS = 3, 2, 2, 4, 4
+from flows_setup import IDENTITIES, POSES, RENDERS, SHARD_SIZE, TINY_CONFIG, VIEWS
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import IDENTITIES, POSES, VIEWS
+from flows_setup import IDENTITIES, POSES, VIEWS
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 

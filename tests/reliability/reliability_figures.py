@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import Any
 
 SECTIONS = ("bad_inputs", "kills", "storage_faults", "untrusted", "credentials")
+ZEROS = {  # counters reported even when nothing happened: the ones that must stay 0
+    "bad_inputs": ("crashes", "lost"),
+    "kills": ("outputs_differing", "partial_outputs_visible"),
+    "storage_faults": ("partial_outputs",),
+    "credentials": ("leaks",),
+}
 
 
 class Figures:
@@ -39,7 +45,11 @@ class Figures:
         """``{section: {name: count}}`` plus ``data_lost`` (inputs neither kept nor logged,
         outputs differing after a kill, partial outputs left by a failed stage)."""
         with self._lock:
-            out = {s: dict(sorted(self._counts[s].items())) for s in SECTIONS if self._counts[s]}
+            out = {
+                s: dict(sorted({**dict.fromkeys(ZEROS.get(s, ()), 0), **self._counts[s]}.items()))
+                for s in SECTIONS
+                if self._counts[s]
+            }
         lost = (
             out.get("bad_inputs", {}).get("lost", 0)
             + out.get("kills", {}).get("outputs_differing", 0)

@@ -57,16 +57,8 @@ def damaged_checkpoints(draw) -> tuple[str, bytes]:
     return kind, b""
 
 
-CHECKPOINT_BUG = (
-    "dpt_core/train/checkpoint.py load_checkpoint catches only UnpicklingError, RuntimeError, "
-    "EOFError and ValueError; torch's weights-only unpickler raises IndexError (and others) "
-    "on damaged files, e.g. the one byte b'\\x87', so a bare traceback escapes"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CHECKPOINT_BUG)
 @pytest.mark.parametrize("data", [b"\x87", b"\x80\x02Q."], ids=["garbage", "persid"])
-def test_damaged_checkpoint_known_crash(tmp_path: Path, data: bytes) -> None:
+def test_damaged_checkpoint_bytes_are_a_clear_error(tmp_path: Path, data: bytes) -> None:
     from dpt_core.train.checkpoint import load_checkpoint
 
     url = tmp_path / "step-000003.pt"
@@ -75,7 +67,6 @@ def test_damaged_checkpoint_known_crash(tmp_path: Path, data: bytes) -> None:
         load_checkpoint(str(url))
 
 
-@pytest.mark.xfail(strict=True, reason=CHECKPOINT_BUG)
 @pytest.mark.parametrize("examples", [60, pytest.param(300, marks=pytest.mark.slow)],
                          ids=["fast", "full"])  # fmt: skip
 def test_damaged_checkpoints_give_one_clear_error(tmp_path: Path, examples: int) -> None:
@@ -84,7 +75,7 @@ def test_damaged_checkpoints_give_one_clear_error(tmp_path: Path, examples: int)
     url = tmp_path / "runs" / "r" / "checkpoints" / "step-000003.pt"
     url.parent.mkdir(parents=True)
 
-    @settings(max_examples=examples, phases=NO_SHRINK, **SETTINGS)  # xfail: fail fast
+    @settings(max_examples=examples, phases=NO_SHRINK, **SETTINGS)
     @given(damaged_checkpoints())
     def check(case: tuple[str, bytes]) -> None:
         kind, data = case
@@ -97,21 +88,12 @@ def test_damaged_checkpoints_give_one_clear_error(tmp_path: Path, examples: int)
             assert "step-000003.pt" in str(exc)
             FIGURES.add("bad_inputs", "clear_errors")
             return
-        except Exception:
-            FIGURES.add("bad_inputs", "known_bug_crashes")  # xfail: routed, see CHECKPOINT_BUG
-            raise
         assert kind == "bitflip" and payload["step"] == 3  # a flip in slack space is harmless
         FIGURES.add("bad_inputs", "processed")
 
     check()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dpt_core/train/checkpoint.py load_generator (and render.checkpoint_identity, "
-    "engine._resume) index payload['scale'] / ['models'] unchecked: a format-1 checkpoint "
-    "without them raises a bare KeyError instead of a ValueError naming the file",
-)
 @pytest.mark.parametrize("payload", [{}, {"scale": "tiny"}], ids=["no_scale", "no_models"])
 def test_checkpoint_without_models_or_scale_is_a_clear_error(tmp_path: Path, payload) -> None:
     from dpt_core.models import get_scale

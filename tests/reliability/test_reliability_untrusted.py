@@ -202,3 +202,37 @@ def test_no_unsafe_deserialisation_anywhere_in_the_code() -> None:
             found = [f"{path}:{c.lineno}" for c in _calls(tree, bad)]
             assert not found, f"unsafe deserialisation at {found}"
     assert loads >= 4  # checkpoints, DensePose .pth, VGG, metric networks
+
+
+def test_credentials_in_source_urls_are_never_recorded() -> None:
+    """A source URL with ``user:password@`` (ftp, sftp, http basic auth...) is read as given,
+    but manifests, ``KEY.json`` members, stats and failures record it redacted."""
+    import fsspec
+
+    from dpt_core import storage
+    from dpt_core.data.sharding import shard_dataset
+
+    src, root = "memory://alice:hunter2@host/photos", "memory://dpt-rel-creds/out"
+    storage.write_bytes(f"{src}/p1/a.png", encode(pixels(16, 16, 1), "PNG"))
+    storage.write_bytes(f"{src}/p1/bad.png", b"not an image")
+    summary = shard_dataset("image-folder", src, root, "creds", person_from_folder=True)
+    assert (summary.written, summary.rejected) == (1, 1)
+    fs = fsspec.filesystem("memory")
+    written = {p: fs.cat_file(p) for p in fs.find("/dpt-rel-creds")}
+    assert len(written) >= 5
+    leaks = [p for p, data in written.items() if b"hunter2" in data]
+    samples = list(shards.iter_shard(f"{root}/datasets/creds/shards/creds-00000.tar"))
+    assert b"memory://***@host/photos/p1/a.png" in samples[0]["json"]
+    fs.rm("/dpt-rel-creds", recursive=True)
+    fs.rm("/alice:hunter2@host", recursive=True)
+    FIGURES.add("credentials", "objects_scanned", len(written))
+    assert leaks == []
+
+
+def test_artifact_links_hold_no_credentials(monkeypatch) -> None:
+    from tasks import artifacts
+
+    seen: list = []
+    monkeypatch.setattr(artifacts, "create_link_artifact", lambda *a, **k: seen.append((a, k)))
+    artifacts.publish_link("report", "https://alice:hunter2@reports.example/r.html", "report")
+    assert seen and "hunter2" not in repr(seen)

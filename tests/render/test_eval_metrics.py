@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from conftest import BANK, DATASET, studio_truth
 from PIL import Image
+from render_setup import BANK, DATASET, studio_truth
 
 from dpt_core import render
 from dpt_core.data import shards

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
-from conftest import BANK
+from render_setup import BANK
 from typer.testing import CliRunner
 
 from dpt_core import render_cli, storage

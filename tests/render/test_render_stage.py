@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from conftest import BANK, DATASET, RUN, STEP, save_tiny_run, studio_truth
+from render_setup import BANK, DATASET, RUN, STEP, save_tiny_run, studio_truth
 
 from dpt_core import render, storage
 from dpt_core.data import shards

@@ -147,7 +147,8 @@ def test_checkpoints_round_trip_on_fsspec_memory() -> None:
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1]) and random.random() == expected[2]
     run = "memory://dpt-test/runs/r"
-    payload = {"stage": "predictive", "models": {}, "rng": state, "w": torch.arange(4)}
+    payload = {"stage": "predictive", "scale": {"name": "tiny"}, "models": {"generator": {}}}
+    payload |= {"rng": state, "w": torch.arange(4)}
     url = ckpt.save_checkpoint(run, 12, payload)
     assert url == f"{run}/checkpoints/step-000012.pt" and ckpt.latest_checkpoint(run) == url
     loaded = ckpt.load_checkpoint(run)
