@@ -37,7 +37,14 @@ JSON
     echo "[s3] did not become healthy in 60 s; last log lines:" >&2; tail -20 "$DIR/weed.log" >&2; exit 1
     ;;
 stop)
-    if [ -f "$DIR/weed.pid" ]; then kill "$(cat "$DIR/weed.pid")" 2>/dev/null || true; rm -f "$DIR/weed.pid"; fi
+    # weed keeps serving after one SIGTERM: wait briefly, then insist.
+    if [ -f "$DIR/weed.pid" ]; then
+        pid=$(cat "$DIR/weed.pid")
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$DIR/weed.pid"
+    fi
     echo "[s3] stopped"
     ;;
 env)
