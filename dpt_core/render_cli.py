@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dpt_core import storage
+from dpt_core.cli_errors import fail
 from dpt_core.data.shards import read_manifest
 from dpt_core.evaluate import EvalOptions, EvalResult, evaluate
 from dpt_core.metrics import MetricWeights
@@ -50,11 +51,6 @@ def read_requests_file(url: str) -> pa.Table:
     if url.endswith(".parquet"):
         return read_manifest(url)
     raise ValueError(f"--requests: expected a .parquet or .csv file, got {url!r}")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=1)
 
 
 def _print_render(summary: RenderSummary) -> None:
@@ -110,7 +106,7 @@ def render(
             else:
                 summary = render_pairs(job, split, limit, progress)
     except (ValueError, FileNotFoundError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_render(summary)
 
 
@@ -148,6 +144,6 @@ def eval(
     try:
         results = evaluate(url, EvalOptions(atlases, weights, grid), limit, device)
     except (ValueError, FileNotFoundError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     for result in results:
         _print_eval(result)

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from dpt_core import storage
+from dpt_core.cli_errors import fail
 from dpt_core.data.images import FITS, NormalizeOptions
 from dpt_core.data.layouts import LAYOUTS, get_layout
 from dpt_core.data.manifest import (
@@ -60,11 +61,6 @@ def parse_size(text: str, layout_default: tuple[int, int] | None) -> tuple[int, 
         raise typer.BadParameter(f"--size: expected auto, none, 256 or 256x176, got {text!r}")
     height = int(match.group(1))
     return height, int(match.group(2) or height)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(code=1)
 
 
 def _print_shard_summary(summary: DatasetSummary) -> None:
@@ -123,7 +119,7 @@ def shard(
         results = _run_with_progress(plan, workers, overwrite)
         summary = finalize_dataset(plan, results)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_shard_summary(summary)
 
 
@@ -158,7 +154,7 @@ def pairs(
         else:
             summary = make_pairs(root, name, test_fraction, seed, max_per_person)
     except (ValueError, FileNotFoundError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     _print_pairs(summary)
 
 
@@ -181,7 +177,7 @@ def ls(
         root, names = _datasets_at(url)
         rows = [describe_dataset(root, name) for name in names]
     except (ValueError, FileNotFoundError) as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     table = Table("dataset", "layout", "shards", "samples", "MB", "rejected", "by reason")
     for row in rows:
         reasons = ", ".join(f"{r}: {n}" for r, n in row["by_reason"].items()) or "-"

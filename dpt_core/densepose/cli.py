@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from dpt_core import iuv, storage
+from dpt_core.cli_errors import fail
 from dpt_core.densepose.extractors import decode_image_rgb
 from dpt_core.densepose.options import DEFAULT_CONFIG, PERSON_MODES, SOURCES, ExtractOptions
 from dpt_core.densepose.stage import extract_dataset, extract_shard
@@ -29,12 +30,6 @@ def split_dataset_url(dataset_url: str) -> tuple[str, str]:
         raise ValueError(f"DATASET_URL must look like ROOT/datasets/NAME, got {dataset_url!r}")
     root = parts[0] if len(parts) == 3 and parts[0] else "."
     return root, parts[-1]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
@@ -88,7 +83,7 @@ def extract(
         else:
             summaries = extract_dataset(root, name, options)
     except (FileNotFoundError, ValueError, RuntimeError, OSError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     done = sum(s.get("count", 0) for s in summaries)
     failed = sum(s.get("failures", 0) for s in summaries)
     skipped = sum(bool(s["skipped"]) for s in summaries)
@@ -113,7 +108,7 @@ def show(
         else:
             written = [_show_one(iuv_url, out, images)]
     except (FileNotFoundError, ValueError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     typer.echo(f"wrote {len(written)} overlay(s) under {out}")
 
 

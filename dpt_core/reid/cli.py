@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dpt_core.cli_errors import fail
 from dpt_core.densepose.options import DEFAULT_CONFIG, SOURCES
 from dpt_core.reid.augment import AugmentSummary, augment_reid
 from dpt_core.reid.config import AugmentConfig
@@ -89,6 +90,5 @@ def reid_augment(
 
             summary = augment_reid(config, progress)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from exc
+        raise fail(exc) from exc
     _print(summary, per_identity)

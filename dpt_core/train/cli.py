@@ -10,14 +10,9 @@ from typing import Annotated
 import typer
 
 from dpt_core.atlas import DEFAULT_N
+from dpt_core.cli_errors import fail
 from dpt_core.data.manifest import split_dataset_url
 from dpt_core.models.scales import get_scale
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
 
 
 def textures(
@@ -45,7 +40,7 @@ def textures(
         else:
             summaries = precompute_textures(root, name, size, source, overwrite)
     except (FileNotFoundError, ValueError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     done = [s for s in summaries if not s["skipped"]]
     typer.echo(
         f"{name}: {len(summaries)} shard(s), {len(done)} written, "
@@ -94,7 +89,7 @@ def train(
         else:
             result = run_training(resolved, stop_at)
     except (FileNotFoundError, ValueError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     losses = {k: v for k, v in result.losses.items() if isinstance(v, float)}
     typer.echo(f"{resolved.run}: step {result.step} in {result.seconds:.1f} s")
     typer.echo(f"checkpoint: {result.checkpoint}")
