@@ -233,15 +233,19 @@ def precompute_textures(
     overwrite: bool = False,
     on_result: Callable[[dict], None] | None = None,
 ) -> list[dict]:
-    """Precompute the textures of every shard of dataset ``name``; summaries in shard order."""
+    """Precompute the textures of every shard of dataset ``name``; summaries in shard order.
+
+    A failing shard does not stop the others; then one RuntimeError names every failed shard.
+    """
     folder = storage.join(root_url, "datasets", name, "shards")
     urls = shards.shard_urls(folder)
     if not urls:
         raise FileNotFoundError(f"no shards in {folder}")
-    summaries = []
-    for url in urls:
+
+    def textures(url: str) -> dict:
         summary = precompute_textures_shard(root_url, name, shard_index(url), n, source, overwrite)
-        summaries.append(summary)
         if on_result is not None:
             on_result(summary)
-    return summaries
+        return summary
+
+    return shards.run_each_shard(urls, textures)

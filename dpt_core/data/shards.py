@@ -14,7 +14,7 @@ import io
 import logging
 import re
 import tarfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -84,6 +84,22 @@ def shard_urls(prefix_url: str) -> list[str]:
     return sorted(
         u for u in storage.ls(prefix_url) if _SHARD_RE.match(u.rstrip("/").rsplit("/", 1)[-1])
     )
+
+
+def run_each_shard(shard_urls: Sequence[str], work: Callable[[str], dict]) -> list[dict]:
+    """``work(url)`` for every shard, in order; a shard that fails (corrupt tar, storage down)
+    does not stop the others: once all ran, one RuntimeError names every failed shard (a
+    re-run resumes from the committed ones). Returns the summaries in shard order."""
+    summaries, errors = [], []
+    for url in shard_urls:
+        try:
+            summaries.append(work(url))
+        except (ValueError, OSError) as exc:
+            logger.error("shard %s failed: %s", url, exc)
+            errors.append(f"{url}: {type(exc).__name__}: {exc}")
+    if errors:
+        raise RuntimeError(f"{len(errors)} shard(s) failed (re-run to resume): {'; '.join(errors)}")
+    return summaries
 
 
 def _check_key(shard_url: str, key: object) -> str:

@@ -136,14 +136,9 @@ def extract_dataset(root_url: str, name: str, options: ExtractOptions) -> list[d
     if not urls:
         raise FileNotFoundError(f"no shards in {folder}")
     extractor = make_extractor(options)
-    summaries, errors = [], []
-    for url in urls:
+
+    def extract(url: str) -> dict:
         index = int(url.rsplit("-", 1)[-1].removesuffix(".tar"))
-        try:
-            summaries.append(extract_shard(root_url, name, index, options, extractor))
-        except (ValueError, OSError) as exc:
-            logger.error("shard %s failed: %s", url, exc)
-            errors.append(f"{url}: {type(exc).__name__}: {exc}")
-    if errors:
-        raise RuntimeError(f"{len(errors)} shard(s) failed (re-run to resume): {'; '.join(errors)}")
-    return summaries
+        return extract_shard(root_url, name, index, options, extractor)
+
+    return shards.run_each_shard(urls, extract)

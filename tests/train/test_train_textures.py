@@ -129,3 +129,15 @@ def test_missing_input_shard_is_named(studio_root: str) -> None:
         precompute_textures_shard(studio_root, "studio", 0, n=16, source="nope")
     with pytest.raises(ValueError, match="n"):
         precompute_textures_shard(studio_root, "studio", 0, n=0)
+
+
+def test_a_corrupt_shard_does_not_stop_the_others(studio_root: str, tmp_path: Path) -> None:
+    root = str(tmp_path)
+    fs, _ = storage.url_to_fs(studio_root)
+    for folder in ("datasets", "densepose"):
+        fs.copy(f"{studio_root}/{folder}", f"{root}/{folder}", recursive=True)
+    (tmp_path / "datasets/studio/shards/studio-00001.tar").write_bytes(b"not a tar")
+    with pytest.raises(RuntimeError, match=r"1 shard\(s\) failed.*studio-00001\.tar"):
+        precompute_textures(root, "studio", n=16)
+    done = sorted(p.name for p in (tmp_path / "textures/studio").glob("studio-*.tar"))
+    assert done == ["studio-00000.tar", "studio-00002.tar", "studio-00003.tar", "studio-00004.tar"]
