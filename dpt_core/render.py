@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import logging
 import re
@@ -250,7 +249,7 @@ def checkpoint_identity(checkpoint: str) -> tuple[str, str, int, ModelScale]:
     """(resolved .pt URL, sha256 of its bytes, training step, model scale)."""
     url = resolve_checkpoint(checkpoint)
     payload = load_checkpoint(url)
-    sha = hashlib.sha256(storage.read_bytes(url)).hexdigest()
+    sha = storage.sha256(url)
     return url, sha, int(payload["step"]), ModelScale.model_validate(payload["scale"])
 
 

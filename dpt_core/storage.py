@@ -265,6 +265,15 @@ def open_read(url: str) -> Iterator[BinaryIO]:
         yield stream
 
 
+def sha256(url: str) -> str:
+    """Hex sha256 of the stored file at ``url``, streamed in 4 MiB blocks."""
+    digest = hashlib.sha256()
+    with open_read(url) as stream:
+        for block in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @contextlib.contextmanager
 def _write_s3(fs: fsspec.AbstractFileSystem, path: str, url: str) -> Iterator[BinaryIO]:
     with _named(fs, "write", url):

@@ -19,7 +19,6 @@ Missing IUV, image/IUV size mismatch, empty IUV and undecodable images go to
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterator
 
@@ -65,11 +64,6 @@ def iuv_shard_url(root_url: str, name: str, source: str, index: int) -> str:
     )
 
 
-def shard_index(shard_url: str) -> int:
-    """``.../NAME-00012.tar`` -> 12."""
-    return int(shard_url.rsplit("-", 1)[-1].removesuffix(".tar"))
-
-
 def part_visibility(visibility_hw: np.ndarray) -> np.ndarray:
     """(24,) float32: fraction of each part's tile that is visible, part p at index p - 1."""
     n = visibility_hw.shape[0] // TILE_ROWS
@@ -93,14 +87,6 @@ def decode_texture(tex_png: bytes, vis_png: bytes) -> tuple[np.ndarray, np.ndarr
     if tex is None or vis is None or tex.shape[:2] != vis.shape:
         raise ValueError("decode_texture: corrupt texture PNGs or tex/vis sizes differ")
     return np.ascontiguousarray(tex[..., ::-1]), vis > 127
-
-
-def _sha256_of(url: str) -> str:
-    digest = hashlib.sha256()
-    with storage.open_read(url) as stream:
-        for block in iter(lambda: stream.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _load_iuvs(iuv_url: str) -> dict[str, list[tuple[str, bytes]]]:
@@ -203,7 +189,9 @@ def precompute_textures_shard(
         if not storage.exists(url):
             raise FileNotFoundError(f"{what} not found: {url}")
     fp = storage.fingerprint(
-        _sha256_of(in_url), _sha256_of(iuv_url), {"n": n, "source": source, "v": TEXTURES_VERSION}
+        storage.sha256(in_url),
+        storage.sha256(iuv_url),
+        {"n": n, "source": source, "v": TEXTURES_VERSION},
     )
     if not overwrite and storage.is_committed(out_url, fp):
         logger.info("%s is up to date: skipped", out_url)
@@ -243,7 +231,9 @@ def precompute_textures(
         raise FileNotFoundError(f"no shards in {folder}")
 
     def textures(url: str) -> dict:
-        summary = precompute_textures_shard(root_url, name, shard_index(url), n, source, overwrite)
+        summary = precompute_textures_shard(
+            root_url, name, shards.shard_index(url), n, source, overwrite
+        )
         if on_result is not None:
             on_result(summary)
         return summary

@@ -17,7 +17,7 @@ from dpt_core.data.sharding import (
     plan_shards,
     write_dataset_shard,
 )
-from dpt_core.textures import shard_index
+from dpt_core.data.shards import shard_index
 from tasks.policy import TAG_IO, storage_task
 
 __all__ = [

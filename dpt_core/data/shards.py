@@ -70,6 +70,11 @@ def shard_name(name: str, index: int) -> str:
     return f"{name}-{index:05d}"
 
 
+def shard_index(shard_url: str) -> int:
+    """``.../NAME-00012.tar`` -> 12 (the inverse of ``shard_name``)."""
+    return int(shard_url.rsplit("-", 1)[-1].removesuffix(".tar"))
+
+
 def shard_manifest_url(shard_url: str) -> str:
     """The Parquet manifest beside a shard: ``.../NAME-00000.tar`` -> ``.../NAME-00000.parquet``."""
     if not shard_url.endswith(".tar"):

@@ -9,7 +9,6 @@ skipped. Samples without a person go to ``failures/extract/NAME.parquet``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 from collections.abc import Iterator
 
@@ -62,14 +61,6 @@ def output_shard_url(root_url: str, name: str, source: str, index: int) -> str:
     return storage.join(root_url, "densepose", name, source, f"{stem}.tar")
 
 
-def _sha256_of(url: str) -> str:
-    digest = hashlib.sha256()
-    with storage.open_read(url) as stream:
-        for block in iter(lambda: stream.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _batches(shard_url: str, size: int) -> Iterator[list[dict]]:
     batch: list[dict] = []
     for sample in shards.iter_shard(shard_url):
@@ -98,7 +89,9 @@ def extract_shard(
     if not storage.exists(in_url):
         raise FileNotFoundError(f"dataset shard not found: {in_url}")
     extractor = extractor or make_extractor(options)
-    fp = storage.fingerprint(_sha256_of(in_url), options.fingerprint_fields(), extractor.identity())
+    fp = storage.fingerprint(
+        storage.sha256(in_url), options.fingerprint_fields(), extractor.identity()
+    )
     if storage.is_committed(out_url, fp):
         logger.info("%s is up to date: skipped", out_url)
         marker = storage.read_marker(out_url) or {}
@@ -138,7 +131,6 @@ def extract_dataset(root_url: str, name: str, options: ExtractOptions) -> list[d
     extractor = make_extractor(options)
 
     def extract(url: str) -> dict:
-        index = int(url.rsplit("-", 1)[-1].removesuffix(".tar"))
-        return extract_shard(root_url, name, index, options, extractor)
+        return extract_shard(root_url, name, shards.shard_index(url), options, extractor)
 
     return shards.run_each_shard(urls, extract)

@@ -18,8 +18,8 @@ import numpy as np
 from dpt_core import storage
 from dpt_core.data.manifest import read_dataset_manifest
 from dpt_core.data.pairs import read_pairs
-from dpt_core.data.shards import read_manifest, shard_manifest_url
-from dpt_core.textures import dataset_shard_url, iuv_shard_url, shard_index, texture_shard_url
+from dpt_core.data.shards import read_manifest, shard_index, shard_manifest_url
+from dpt_core.textures import dataset_shard_url, iuv_shard_url, texture_shard_url
 
 logger = logging.getLogger(__name__)
 
