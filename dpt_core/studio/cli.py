@@ -29,6 +29,17 @@ def generate(
         True, "--background/--no-background", help="Textured backgrounds, or black."
     ),
     lit: bool = typer.Option(True, "--lit/--unlit", help="Shaded, or raw atlas colours."),
+    scenes: str = typer.Option(
+        "shoot",
+        "--scenes",
+        help="shoot: one background and light per person (a photo shoot); random: per sample.",
+    ),
+    clothing: str = typer.Option(
+        "beneath",
+        "--clothing",
+        help="beneath: hair/clothes pixels get the IUV of the body behind them (as DensePose "
+        "labels them); none: I = 0 on every hair and clothes pixel.",
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Samples rendered at once."),
     workers: int = typer.Option(1, "--workers", min=1, help="Rendering processes."),
 ) -> None:
@@ -39,8 +50,8 @@ def generate(
         task = bar.add_task("render", total=total)
         summary = generate_dataset(
             out, identities, poses, views, size=size, seed=seed, background=background, lit=lit,
-            batch_size=batch_size, workers=workers,
-            progress=lambda n: bar.update(task, completed=n),
+            batch_size=batch_size, workers=workers, scenes=scenes,
+            clothing=clothing, progress=lambda n: bar.update(task, completed=n),
         )  # fmt: skip
     typer.echo(json.dumps(summary, indent=2))
 

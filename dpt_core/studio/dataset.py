@@ -31,8 +31,13 @@ from dpt_core.atlas import DEFAULT_N
 from dpt_core.iuv import encode_iuv_png
 from dpt_core.studio.batch import StudioBatch
 from dpt_core.studio.identity import make_identity
-from dpt_core.studio.render import SPLAT_SPACING_PX, IdentityTextures, render_scenes
-from dpt_core.studio.scenes import make_scene
+from dpt_core.studio.render import (
+    CLOTHING_LABELS,
+    SPLAT_SPACING_PX,
+    IdentityTextures,
+    render_scenes,
+)
+from dpt_core.studio.scenes import SCENE_MODES, make_scene
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +70,8 @@ class BatchJob:
     seed: int
     background: bool
     lit: bool
+    scenes: str = "shoot"
+    clothing: str = "beneath"
 
 
 def test_identities(identities: int) -> int:
@@ -88,7 +95,7 @@ def _scenes(job: BatchJob):
         i, rest = divmod(flat, per_identity)
         if i not in idents:
             idents[i] = make_identity(i, job.seed)
-        yield make_scene(idents[i], rest // job.views, rest % job.views, job.views)
+        yield make_scene(idents[i], rest // job.views, rest % job.views, job.views, job.scenes)
 
 
 def _render(job: BatchJob) -> tuple[list, StudioBatch]:
@@ -97,8 +104,9 @@ def _render(job: BatchJob) -> tuple[list, StudioBatch]:
     for key in [k for k in _TEXTURES if k not in keep]:
         del _TEXTURES[key]
     batch = render_scenes(
-        scenes, job.size, lit=job.lit, background=job.background, textures=_TEXTURES
-    )
+        scenes, job.size, lit=job.lit, background=job.background, textures=_TEXTURES,
+        clothing=job.clothing,
+    )  # fmt: skip
     return scenes, batch
 
 
@@ -163,11 +171,12 @@ def _check(**values: int) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _jobs(out_url, identities, poses, views, size, seed, background, lit, batch_size):
+def _jobs(out_url, identities, poses, views, size, seed, background, lit, batch_size, looks):
     total = identities * poses * views
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
-        yield BatchJob(out_url, start, stop, identities, poses, views, size, seed, background, lit)
+        yield BatchJob(out_url, start, stop, identities, poses, views, size, seed, background, lit,
+                       *looks)  # fmt: skip
 
 
 def _in_processes(jobs: Iterator[BatchJob], workers: int) -> Iterator[list[dict]]:
@@ -194,18 +203,30 @@ def generate_dataset(
     batch_size: int = 32,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    scenes: str = "shoot",
+    clothing: str = "beneath",
 ) -> dict:
     """Render identities × poses × views samples to ``out_url``; returns a summary dict.
 
-    ``progress(n)`` is called with the number of samples finished after every batch.
+    ``scenes``: ``"shoot"`` (one background and light per identity) or ``"random"`` (per
+    sample), see ``dpt_core.studio.scenes``; ``clothing``: how hair and loose clothes are
+    labelled (``dpt_core.studio.render``). ``progress(n)`` is called with the number of
+    samples finished after every batch.
     """
     counts = {"identities": identities, "poses": poses, "views": views, "size": size}
     _check(**counts, batch_size=batch_size, workers=workers)
+    if scenes not in SCENE_MODES:
+        raise ValueError(f"scenes must be one of {SCENE_MODES}, got {scenes!r}")
+    if clothing not in CLOTHING_LABELS:
+        raise ValueError(f"clothing must be one of {CLOTHING_LABELS}, got {clothing!r}")
     if size < 8:
         raise ValueError(f"size must be >= 8, got {size}")
     started, total = time.perf_counter(), identities * poses * views
     storage.makedirs(out_url)
-    jobs = _jobs(out_url, identities, poses, views, size, seed, background, lit, batch_size)
+    jobs = _jobs(
+        out_url, identities, poses, views, size, seed, background, lit, batch_size,
+        (scenes, clothing),
+    )  # fmt: skip
     batches = _pipelined(jobs) if workers == 1 else _in_processes(jobs, workers)
     done = 0
     manifest_url = storage.join(out_url, "manifest.parquet")
@@ -225,7 +246,8 @@ def generate_dataset(
     n_test = test_identities(identities)
     params = {
         "version": STUDIO_VERSION, "seed": seed, "identities": identities, "poses": poses,
-        "views": views, "size": size, "background": background, "lit": lit, "samples": total,
+        "views": views, "size": size, "background": background, "scenes": scenes, "lit": lit,
+        "clothing": clothing, "samples": total,
         "atlas_n": DEFAULT_N, "spacing_px": SPLAT_SPACING_PX, "test_identities": n_test,
         "key_format": "id{identity:05d}_p{pose_index:03d}_v{view:02d}",
     }  # fmt: skip

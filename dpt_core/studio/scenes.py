@@ -3,6 +3,11 @@
 Every random draw is keyed by (seed, identity, pose_index, view), never by batch position, so a
 sample renders the same whether it is made alone or inside any batch. All views of one
 (identity, pose_index) share the pose; the camera circles the person over 360° of yaw.
+
+Scene modes: ``"shoot"`` (default) gives every sample of an identity one background and one
+light, like the photo shoots of DeepFashion In-shop, so a source and its target share the scene
+and whole-image metrics score the person, not a guess of an unseen background; ``"random"``
+draws both per sample (robustness tests, re-id style crowds).
 """
 
 from __future__ import annotations
@@ -64,9 +69,19 @@ def _check_counts(**counts: int) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def make_scene(identity: Identity, pose_index: int, view: int, views: int) -> Scene:
-    """View ``view`` of ``views`` of pose ``pose_index`` of ``identity`` (seeded by its seed)."""
+SCENE_MODES = ("shoot", "random")
+
+
+def make_scene(
+    identity: Identity, pose_index: int, view: int, views: int, mode: str = "shoot"
+) -> Scene:
+    """View ``view`` of ``views`` of pose ``pose_index`` of ``identity`` (seeded by its seed).
+
+    ``mode``: ``"shoot"`` (one background and light per identity) or ``"random"`` (per sample).
+    """
     _check_counts(views=views)
+    if mode not in SCENE_MODES:
+        raise ValueError(f"mode must be one of {SCENE_MODES}, got {mode!r}")
     if not 0 <= view < views or pose_index < 0:
         raise ValueError(f"need 0 <= view < views and pose_index >= 0, got {view}, {pose_index}")
     seed, index = identity.seed, identity.index
@@ -83,23 +98,28 @@ def make_scene(identity: Identity, pose_index: int, view: int, views: int) -> Sc
         fill=float(rng.uniform(0.8, 0.95)),
         shift=(float(rng.uniform(-0.04, 0.04)), float(rng.uniform(-0.03, 0.03))),
     )
-    direction = np.array([rng.uniform(-0.7, 0.7), rng.uniform(-0.9, -0.2), -1.0])
+    scene_rng = np.random.default_rng([seed, 4, index]) if mode == "shoot" else rng
+    direction = np.array([scene_rng.uniform(-0.7, 0.7), scene_rng.uniform(-0.9, -0.2), -1.0])
     light = Light(tuple(float(x) for x in direction / np.linalg.norm(direction)),
-                  float(rng.uniform(0.35, 0.55)))  # fmt: skip
+                  float(scene_rng.uniform(0.35, 0.55)))  # fmt: skip
     return Scene(identity, pose_index, pose_name, angles, view, camera, light,
-                 int(rng.integers(1 << 31)))  # fmt: skip
+                 int(scene_rng.integers(1 << 31)))  # fmt: skip
 
 
-def iter_scenes(identities: int, poses: int, views: int, seed: int = 0) -> Iterator[Scene]:
+def iter_scenes(
+    identities: int, poses: int, views: int, seed: int = 0, mode: str = "shoot"
+) -> Iterator[Scene]:
     """All identities × poses × views scenes, lazily, in key order (identity, pose, view)."""
     _check_counts(identities=identities, poses=poses, views=views)
     for i in range(identities):
         ident = make_identity(i, seed)
         for p in range(poses):
             for v in range(views):
-                yield make_scene(ident, p, v, views)
+                yield make_scene(ident, p, v, views, mode)
 
 
-def scene_grid(identities: int, poses: int, views: int, seed: int = 0) -> list[Scene]:
+def scene_grid(
+    identities: int, poses: int, views: int, seed: int = 0, mode: str = "shoot"
+) -> list[Scene]:
     """``list(iter_scenes(...))``."""
-    return list(iter_scenes(identities, poses, views, seed))
+    return list(iter_scenes(identities, poses, views, seed, mode))

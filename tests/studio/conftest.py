@@ -11,14 +11,17 @@ from dpt_core.studio import StudioBatch, make_identity, make_scene, render_sampl
 
 @pytest.fixture(scope="session")
 def unlit_batch() -> StudioBatch:
-    """3 identities × 2 poses × 4 views at 64 px, atlas colours unshaded."""
-    return render_samples(identities=3, poses=2, views=4, size=64, seed=5, lit=False)
+    """3 identities × 2 poses × 4 views at 64 px, atlas colours unshaded; hair and clothes keep
+    I = 0 (``clothing="none"``), so every I > 0 pixel shows its own atlas texel."""
+    return render_samples(
+        identities=3, poses=2, views=4, size=64, seed=5, lit=False, clothing="none"
+    )
 
 
 @pytest.fixture(scope="session")
 def lit_batch() -> StudioBatch:
     """The same scenes as ``unlit_batch``, shaded."""
-    return render_samples(identities=3, poses=2, views=4, size=64, seed=5)
+    return render_samples(identities=3, poses=2, views=4, size=64, seed=5, clothing="none")
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,9 @@ def test_unlit_body_pixels_are_the_atlas_gathered_through_the_iuv(unlit_batch):
 
 
 def test_consistency_holds_at_256_pixels_with_background():
-    batch = render_samples(identities=1, poses=1, views=2, size=256, seed=11, lit=False)
+    batch = render_samples(
+        identities=1, poses=1, views=2, size=256, seed=11, lit=False, clothing="none"
+    )
     for b in range(len(batch)):
         iuv = _hwc(batch.iuv[b])
         body = iuv[..., 0] > 0
@@ -58,14 +60,29 @@ def test_iuv_mask_and_depth_agree(lit_batch):
     assert depth[mask].min() > 2.0 and depth[mask].max() < 8.0
 
 
-def test_hair_and_loose_clothes_are_in_the_mask_but_carry_no_part():
+def test_hair_and_loose_clothes_are_in_the_mask_but_carry_no_part_with_clothing_none():
     ident = next(make_identity(i, 0) for i in range(50) if "skirt_long" in _extras(i))
     scenes = [make_scene(ident, 0, v, 4) for v in range(4)]
     bare = [make_scene(dataclasses.replace(ident, extras=()), 0, v, 4) for v in range(4)]
-    dressed, body = render_scenes(scenes, 64), render_scenes(bare, 64)
+    dressed, body = render_scenes(scenes, 64, clothing="none"), render_scenes(bare, 64)
     off_body = dressed.mask[:, 0] & (dressed.iuv[:, 0] == 0)
     assert off_body.float().sum() > 0.15 * dressed.mask.float().sum()
     assert torch.equal(body.mask[:, 0], body.iuv[:, 0] > 0)  # without extras: mask == I > 0
+
+
+def test_clothes_are_labelled_as_the_body_beneath_them_by_default():
+    ident = next(make_identity(i, 0) for i in range(50) if "skirt_long" in _extras(i))
+    scenes = [make_scene(ident, 0, v, 4) for v in range(4)]
+    bare = [make_scene(dataclasses.replace(ident, extras=()), 0, v, 4) for v in range(4)]
+    dressed, none = render_scenes(scenes, 64), render_scenes(scenes, 64, clothing="none")
+    body = render_scenes(bare, 64)
+    assert torch.equal(dressed.rgb, none.rgb) and torch.equal(dressed.mask, none.mask)
+    exposed = none.iuv[:, :1] > 0  # the body is in front: same label either way
+    assert torch.equal(dressed.iuv * exposed, none.iuv * exposed)
+    covered = dressed.mask & ~exposed & body.mask  # clothes or hair with the body behind
+    assert covered.float().sum() > 0.1 * dressed.mask.float().sum()
+    assert torch.equal(dressed.iuv * covered, body.iuv * covered)  # the body-only render's IUV
+    assert torch.equal(dressed.iuv[:, :1] > 0, exposed | covered)  # I = 0 only with no body
 
 
 def _extras(index: int) -> set[str]:
@@ -103,8 +120,8 @@ def test_every_part_appears_and_charts_are_covered(body_only_scenes):
 
 
 def test_rendering_is_deterministic_and_independent_of_the_batch(scenes_seed5, lit_batch):
-    again = render_scenes(scenes_seed5[:6], 64)
-    alone = render_scenes([scenes_seed5[3]], 64)
+    again = render_scenes(scenes_seed5[:6], 64, clothing="none")
+    alone = render_scenes([scenes_seed5[3]], 64, clothing="none")
     for field in ("rgb", "iuv", "mask", "depth"):
         assert torch.equal(getattr(again, field), getattr(lit_batch, field)[:6])
         assert torch.equal(getattr(alone, field)[0], getattr(lit_batch, field)[3])
@@ -149,3 +166,15 @@ def test_sizes_and_bad_arguments(scenes_seed5):
         render_scenes(scenes_seed5[:1], 64, spacing_px=2.0)
     with pytest.raises(ValueError, match="views"):
         render_samples(identities=1, poses=1, views=0)
+
+
+def test_a_photo_shoot_shares_background_and_light_across_poses_and_views():
+    ident = make_identity(2, 0)
+    shoot = [make_scene(ident, p, v, 4) for p in range(2) for v in range(4)]
+    assert len({s.background_seed for s in shoot}) == 1 and len({s.light for s in shoot}) == 1
+    crowd = [make_scene(ident, p, v, 4, mode="random") for p in range(2) for v in range(4)]
+    assert len({s.background_seed for s in crowd}) == len(crowd)
+    other = make_scene(make_identity(3, 0), 0, 0, 4)
+    assert other.background_seed != shoot[0].background_seed
+    with pytest.raises(ValueError, match="mode"):
+        make_scene(ident, 0, 0, 4, mode="studio")
