@@ -40,8 +40,11 @@ from dpt_core.metrics import (
     l1,
     load_lpips,
     mean_part_colour_fill,
+    mirrored_part_fill,
+    nearest_visible_fill,
     ssim,
     texture_completion_error,
+    texture_error_by_part,
 )
 from dpt_core.studio.preview import iuv_to_rgb
 from dpt_core.train.samples import Sample, decode_sample
@@ -49,7 +52,9 @@ from dpt_core.train.samples import Sample, decode_sample
 logger = logging.getLogger(__name__)
 
 IMAGE_BRANCHES = {"predictive": "pred.png", "warped": "warp.png", "blended": "png"}
-TEXTURE_BRANCHES = ("texture", "texture_mean_fill")
+TEXTURE_BRANCHES = ("texture", "texture_mean_fill", "texture_nearest_fill", "texture_mirror_fill")
+"""The completed atlas, then the baselines (metrics.texture); in texture rows the per-part
+columns ``l1_pNN`` hold that part's texture error on unseen texels."""
 REGION_COLUMNS = ("l1_body", "ssim_body", "l1_outside", "ssim_outside")
 PART_COLUMNS = tuple(f"l1_p{p:02d}" for p in range(1, N_PARTS + 1))
 METRIC_COLUMNS = (*IMAGE_COLUMNS, *REGION_COLUMNS, "texture_error", *PART_COLUMNS)
@@ -294,13 +299,17 @@ class _Scorer:
             fills = (
                 _decode_png(case.rendered["tex.png"]),
                 mean_part_colour_fill(partial, seen, self.n),
+                nearest_visible_fill(partial, seen, self.n),
+                mirrored_part_fill(partial, seen, self.n),
             )
             for branch, atlas in zip(TEXTURE_BRANCHES, fills, strict=True):
                 try:
                     error = texture_completion_error(atlas, gt, seen)
                 except ValueError:  # the source saw every texel: nothing to score
                     error = None
-                rows.append({**case.meta, "branch": branch, "texture_error": error})
+                parts = texture_error_by_part(atlas, gt, seen, self.n).tolist()
+                row = {**case.meta, "branch": branch, "texture_error": error}
+                rows.append(row | {c: _cell(v) for c, v in zip(PART_COLUMNS, parts, strict=True)})
         return rows
 
 

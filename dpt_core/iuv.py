@@ -50,6 +50,13 @@ PART_NAMES: dict[int, str] = {
     24: "head_left",
 }
 
+MIRROR_PART: dict[int, int] = {
+    **{p: p + 1 for p in (3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23)},
+    **{p + 1: p for p in (3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23)},
+}
+"""The same part on the other side of the body (left <-> right), for the 22 parts that have one;
+the torso halves (1, 2) have none. Charts of a pair share orientation: (U, V) maps to (U, V)."""
+
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COMPRESSION = 3  # fixed, so encoded bytes are deterministic across calls
 MAX_IUV_PIXELS = 50_000_000

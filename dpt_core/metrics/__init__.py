@@ -34,9 +34,12 @@ from dpt_core.metrics.table import (
 )
 from dpt_core.metrics.texture import (
     mean_part_colour_fill,
+    mirrored_part_fill,
     nearest_view_fill,
+    nearest_visible_fill,
     part_map,
     texture_completion_error,
+    texture_error_by_part,
 )
 
 __all__ = [
@@ -62,11 +65,14 @@ __all__ = [
     "load_inception",
     "load_lpips",
     "mean_part_colour_fill",
+    "mirrored_part_fill",
     "ms_ssim",
     "mse",
     "nearest_view_fill",
+    "nearest_visible_fill",
     "part_map",
     "psnr",
     "ssim",
     "texture_completion_error",
+    "texture_error_by_part",
 ]

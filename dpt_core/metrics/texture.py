@@ -1,4 +1,9 @@
-"""Texture completion: error on texels the source view did not see, and two simple baselines.
+"""Texture completion: error on texels the source view did not see, and simple baselines.
+
+Baselines of the completion question (each fills only unseen texels): ``mean_part_colour_fill``
+(the part's mean visible colour), ``nearest_visible_fill`` (the nearest visible texel of the same
+part), ``mirrored_part_fill`` (the same (U, V) on the mirrored part where that one is seen, else
+the part mean); ``nearest_view_fill`` copies from other views (an oracle with more input).
 
 Atlases are DensePose atlases ``(6n, 4n, C)`` (see ``dpt_core.atlas``), uint8 or float in
 [0, 1]; visibility masks are ``(6n, 4n)`` bool. Errors are in [0, 1] units (uint8 / 255).
@@ -8,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from dpt_core.atlas import atlas_shape, tile_origin
-from dpt_core.iuv import N_PARTS
+from dpt_core.iuv import MIRROR_PART, N_PARTS
 
 
 def _atlas(atlas: np.ndarray, name: str) -> np.ndarray:
@@ -138,3 +144,68 @@ def nearest_view_fill(
     copied = np.take_along_axis(others, first[None, ..., None], axis=0)[0]
     take = ~seen & others_seen.any(0)
     return np.where(take[..., None], copied, atlas)
+
+
+def _check_fill_inputs(partial_atlas: np.ndarray, visibility: np.ndarray, n: int):
+    atlas = _atlas(partial_atlas, "partial_atlas")
+    if atlas.shape[:2] != atlas_shape(n):
+        raise ValueError(
+            f"partial_atlas: expected {atlas_shape(n)} texels for n={n}, got {atlas.shape[:2]}"
+        )
+    return atlas, _mask(visibility, atlas.shape[:2], "visibility")
+
+
+def nearest_visible_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
+    """Fill every unseen texel with the nearest (Euclidean, in texels) visible texel of its own
+    part's tile; parts with no visible texel get the mean-part-colour fill. Input shape/dtype."""
+    atlas, seen = _check_fill_inputs(partial_atlas, visibility, n)
+    out = mean_part_colour_fill(atlas, seen, n)
+    for part in range(1, N_PARTS + 1):
+        r0, c0 = tile_origin(part, n)
+        tile_seen = seen[r0 : r0 + n, c0 : c0 + n]
+        if not tile_seen.any() or tile_seen.all():
+            continue
+        _, labels = cv2.distanceTransformWithLabels(
+            (~tile_seen).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE,
+            labelType=cv2.DIST_LABEL_PIXEL,
+        )  # fmt: skip
+        rows, cols = np.nonzero(tile_seen)  # every seen texel carries its own label
+        lookup = np.zeros((labels.max() + 1, 2), np.int64)
+        lookup[labels[rows, cols]] = np.stack([rows, cols], 1)
+        src = lookup[labels]
+        tile = atlas[r0 : r0 + n, c0 : c0 + n]
+        filled = tile[src[..., 0], src[..., 1]]
+        out[r0 : r0 + n, c0 : c0 + n] = np.where(tile_seen[..., None], tile, filled)
+    return out
+
+
+def mirrored_part_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
+    """Fill unseen texels of the 22 parts with a left/right twin (``iuv.MIRROR_PART``) from the
+    twin's texel at the same (U, V) where the twin saw it; everything else, and the torso, gets
+    the mean-part-colour fill. Returns the input's shape and dtype."""
+    atlas, seen = _check_fill_inputs(partial_atlas, visibility, n)
+    out = mean_part_colour_fill(atlas, seen, n)
+    for part, twin in MIRROR_PART.items():
+        r0, c0 = tile_origin(part, n)
+        t0, u0 = tile_origin(twin, n)
+        take = ~seen[r0 : r0 + n, c0 : c0 + n] & seen[t0 : t0 + n, u0 : u0 + n]
+        tile = out[r0 : r0 + n, c0 : c0 + n]
+        tile[take] = atlas[t0 : t0 + n, u0 : u0 + n][take]
+    return out
+
+
+def texture_error_by_part(
+    pred_atlas: np.ndarray, gt_atlas: np.ndarray, seen_mask: np.ndarray, n: int
+) -> np.ndarray:
+    """(24,) mean absolute error ([0, 1] units) on each part's unseen texels; NaN where a part
+    has none (the source saw all of it)."""
+    pred, gt = _unit(_atlas(pred_atlas, "pred_atlas")), _unit(_atlas(gt_atlas, "gt_atlas"))
+    if pred.shape != gt.shape or gt.shape[:2] != atlas_shape(n):
+        raise ValueError(f"pred_atlas {pred.shape} / gt_atlas {gt.shape}: expected n={n} atlases")
+    scored = ~_mask(seen_mask, gt.shape[:2], "seen_mask")
+    error = np.abs(pred - gt).mean(-1)
+    parts = part_map(n)[scored]
+    sums = np.bincount(parts, weights=error[scored], minlength=N_PARTS + 1)[1:]
+    counts = np.bincount(parts, minlength=N_PARTS + 1)[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / counts, np.nan)

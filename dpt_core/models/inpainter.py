@@ -17,6 +17,14 @@ Visible texels: with ``keep_visible=True`` (default) the output atlas copies the
 texels, ``out = vis·partial + (1 - vis)·predicted``, so the network only fills in the rest;
 with ``False`` it must learn to reproduce them (and may smooth seams at partial-part borders).
 
+Hints (``hints=True``, the shipped default): besides its own visible texels and visibility,
+each part's encoder sees the mean colour of its visible texels (broadcast over the tile, with a
+flag saying whether it saw any) and its partner tile — the mirrored part (left <-> right,
+``iuv.MIRROR_PART``) or, for the torso, the other torso half — with that tile's visibility.
+The paper leaves the inpainter's inputs open; these are what the simple baselines use (mean
+part colour, mirrored part), so the network starts from what they know instead of having to
+discover it through 24 separate encoders, and the global embedding adds the rest.
+
 Per-part widths double per level from ``part_width`` and stop growing at 8·``part_width``.
 """
 
@@ -28,7 +36,7 @@ import torch
 from torch import nn
 
 from dpt_core.atlas import TILE_COLS, TILE_ROWS, atlas_shape
-from dpt_core.iuv import N_PARTS
+from dpt_core.iuv import MIRROR_PART, N_PARTS
 from dpt_core.models.blocks import ResBlock, Upsample, check_bchw, conv_block
 from dpt_core.models.scales import ModelScale
 
@@ -55,6 +63,23 @@ def parts_to_atlas(parts_bpcnn: torch.Tensor) -> torch.Tensor:
     return tiles.reshape(b, c, TILE_ROWS * n, TILE_COLS * n)
 
 
+PARTNER = tuple(MIRROR_PART.get(p, 3 - p if p <= 2 else p) - 1 for p in range(1, N_PARTS + 1))
+"""Index (part - 1) of every part's partner tile: its mirror, or the other torso half."""
+HINT_CHANNELS = 8  # per part: mean colour (3), "saw any" flag (1), partner texels (3) + vis (1)
+
+
+def part_hints(parts_bpcnn: torch.Tensor) -> torch.Tensor:
+    """(B, 24, 4, n, n) masked colour + visibility per part -> (B, 24, 8, n, n) hints: mean
+    visible colour and a seen-any flag, broadcast, then the partner tile's colour and visibility."""
+    rgb, vis = parts_bpcnn[:, :, :3], parts_bpcnn[:, :, 3:]
+    count = vis.sum((-1, -2), keepdim=True)
+    mean = rgb.sum((-1, -2), keepdim=True) / count.clamp_min(1.0)
+    seen = (count > 0).to(rgb.dtype)
+    flat = torch.cat((mean, seen), dim=2).expand(-1, -1, -1, *rgb.shape[-2:])
+    partner = parts_bpcnn[:, list(PARTNER)]
+    return torch.cat((flat, partner), dim=2)
+
+
 def _cat_groups(a_bchw: torch.Tensor, b_bchw: torch.Tensor, groups: int) -> torch.Tensor:
     """Concatenate channels group by group, keeping a part-contiguous layout."""
     bsz, _, h, w = a_bchw.shape
@@ -76,8 +101,10 @@ class TextureInpainter(nn.Module):
         shared_decoder: bool = False,
         keep_visible: bool = True,
         norm: str = "instance",
+        hints: bool = True,
     ) -> None:
         super().__init__()
+        self.hints = hints
         if atlas_n % 2**n_down or atlas_n // 2**n_down < 2:
             raise ValueError(
                 f"atlas_n: {atlas_n} must be a multiple of 2**n_down={2**n_down} and leave "
@@ -93,7 +120,8 @@ class TextureInpainter(nn.Module):
         """24 encoders as grouped convs, then the linear projection of all codes to one."""
         p = N_PARTS
         side = self.atlas_n // 2**self.n_down
-        self.stem = conv_block(p * 4, p * widths[0], norm=norm, groups=p)
+        in_per_part = 4 + (HINT_CHANNELS if self.hints else 0)
+        self.stem = conv_block(p * in_per_part, p * widths[0], norm=norm, groups=p)
         self.downs = nn.ModuleList(
             nn.Sequential(
                 conv_block(p * widths[i], p * widths[i + 1], stride=2, norm=norm, groups=p),
@@ -141,6 +169,7 @@ class TextureInpainter(nn.Module):
             c.shared_decoder,
             c.keep_visible,
             c.norm,
+            c.hints,
         )
 
     def _fold(self, x_bchw: torch.Tensor) -> torch.Tensor:
@@ -168,7 +197,9 @@ class TextureInpainter(nn.Module):
         b = partial_atlas_bchw.shape[0]
         vis = visibility_b1hw.to(partial_atlas_bchw.dtype)
         x = atlas_to_parts(torch.cat((partial_atlas_bchw * vis, vis), dim=1))
-        x = self.stem(x.reshape(b, N_PARTS * 4, self.atlas_n, self.atlas_n))
+        if self.hints:
+            x = torch.cat((x, part_hints(x)), dim=2)
+        x = self.stem(x.reshape(b, -1, self.atlas_n, self.atlas_n))
         skips = []
         for down in self.downs:
             skips.append(x)

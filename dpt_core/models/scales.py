@@ -43,6 +43,7 @@ class InpainterScale(_Frozen):
     feature_channels: int = Field(gt=0)
     shared_decoder: bool = False
     keep_visible: bool = True
+    hints: bool = True  # mean colour and partner tile as inputs (see models.inpainter)
     # No norm by default: instance norm on a part tile that no pixel reaches (every view misses
     # some parts) has zero variance and its gradients explode through the stacked norms (about
     # 1e9 at tiny scale, NaN after two Adam steps at demo scale).

@@ -133,7 +133,8 @@ class BlendingStep(StageStep):
     name = "blending"
 
     def setup(self, discriminator: nn.Module | None, ctx: DistContext) -> None:
-        self.net = wrap(self.generator, ctx)
+        self.frozen = self.stage.train == "blender"
+        self.net = wrap(self.generator.blender if self.frozen else self.generator, ctx)
         self.optimizers["generator"] = _adam(self.net, self.stage.lr, self.stage.betas)
         self.disc = wrap(discriminator, ctx) if discriminator is not None else None
         if self.disc is not None:
@@ -151,7 +152,23 @@ class BlendingStep(StageStep):
         unwrap(self.disc).requires_grad_(False)
         return loss.detach()
 
+    def _frozen_forward(self, batch: dict) -> torch.Tensor:
+        """The blend of the two frozen branches (gradients reach the blender only)."""
+        gen = self.generator
+        args = (batch["source"], batch["source_iuv"], batch["target_iuv"])
+        with self.amp.autocast():
+            with torch.no_grad():
+                predicted = gen.predictive(*args)
+                warped = gen.warping(*args, batch["partial_atlas"], batch["visibility"])
+            blend = self.net(predicted.image, predicted.features, warped.image, warped.features,
+                             batch["target_iuv"])  # fmt: skip
+        return blend.image
+
     def __call__(self, batch: dict) -> Losses:
+        if self.frozen:
+            fake = self._frozen_forward(batch).float()
+            losses, total = image_losses(fake, batch, self.vgg, self.weights)
+            return self._adversarial(fake, batch, losses, total)
         args = (batch["source"], batch["source_iuv"], batch["target_iuv"])
         with self.amp.autocast():
             out = self.net(*args, batch["partial_atlas"], batch["visibility"])
@@ -163,6 +180,10 @@ class BlendingStep(StageStep):
                 seen, visible = scatter_torch(batch["target"], batch["target_iuv"], n)
             losses["texture"] = l1_loss(out.atlas.float(), seen, visible)
             total = total + self.weights.multiview * losses["texture"]
+        return self._adversarial(fake, batch, losses, total)
+
+    def _adversarial(self, fake: torch.Tensor, batch: dict, losses: Losses, total) -> Losses:
+        """Discriminator step, generator adversarial term, generator update."""
         if self.disc is not None:
             losses["d_loss"] = self._discriminator_step(fake, batch)
             with self.amp.autocast():  # D's weights are frozen here: no DDP reduction for them

@@ -21,6 +21,7 @@ from dpt_core.models import (
     iuv_to_input,
     parts_to_atlas,
 )
+from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
 
 
 def test_iuv_to_input_and_body_mask_values() -> None:
@@ -78,9 +79,10 @@ def test_predictive_shapes_and_errors(tiny, tiny_batch) -> None:
 def test_inpainter_encoders_are_per_part(tiny) -> None:
     net = TextureInpainter.from_config(tiny)
     n = tiny.atlas_n
-    x = torch.randn(1, 24 * 4, n, n)
+    c = 4 + HINT_CHANNELS  # per part: own texels + visibility, then the hints
+    x = torch.randn(1, 24 * c, n, n)
     y = x.clone()
-    y[:, 4 * 6 : 4 * 7] += 1.0  # only part 7's four input channels change
+    y[:, c * 6 : c * 7] += 1.0  # only part 7's input channels change
 
     def encode(t: torch.Tensor) -> torch.Tensor:
         t = net.stem(t)
@@ -91,6 +93,18 @@ def test_inpainter_encoders_are_per_part(tiny) -> None:
     changed = (encode(x) - encode(y)).abs().flatten(2).amax(dim=2)[0]
     assert changed[6] > 0
     assert torch.count_nonzero(changed) == 1
+
+
+def test_part_hints_by_hand() -> None:
+    parts = torch.zeros(1, 24, 4, 2, 2)
+    parts[0, 2, :3, 0, 0], parts[0, 2, 3, 0, 0] = 0.5, 1.0  # part 3 sees one texel (0.5)
+    parts[0, 2, :3, 1, 1], parts[0, 2, 3, 1, 1] = -0.1, 1.0  # and another (-0.1)
+    hints = part_hints(parts)
+    assert hints.shape == (1, 24, HINT_CHANNELS, 2, 2)
+    assert torch.allclose(hints[0, 2, :3], torch.full((3, 2, 2), 0.2))  # mean of what it saw
+    assert (hints[0, 2, 3] == 1).all() and (hints[0, 3, 3] == 0).all()  # part 4 saw nothing
+    assert torch.equal(hints[0, 3, 4:], parts[0, 2])  # part 4's partner is part 3 (mirror)
+    assert torch.equal(hints[0, 0, 4:], parts[0, 1])  # torso halves are partners
 
 
 @pytest.mark.parametrize("shared_decoder", [False, True])

@@ -107,11 +107,15 @@ def test_texture_error_of_the_true_atlas_is_zero(crafted):
     _, result = crafted
     summary = _summary(result)
     assert summary["texture"]["texture_error"] == 0.0
-    assert 0.01 < summary["texture_mean_fill"]["texture_error"] < 0.5
+    for baseline in ("texture_mean_fill", "texture_nearest_fill", "texture_mirror_fill"):
+        assert 0.01 < summary[baseline]["texture_error"] < 0.5
+    parts = [summary["texture"][c] for c in PART_COLUMNS]
+    assert all(p is None or p == 0.0 for p in parts) and any(p == 0.0 for p in parts)
     table = pq.read_table(result.metrics_url)
-    assert table.num_rows == 4 * 3 + 4 * 2  # 3 image branches + texture and its baseline
+    assert table.num_rows == 4 * 3 + 4 * 4  # 3 image branches + texture and its 3 baselines
     assert set(table.column("branch").to_pylist()) == {
-        "predictive", "warped", "blended", "texture", "texture_mean_fill"
+        "predictive", "warped", "blended", "texture", "texture_mean_fill",
+        "texture_nearest_fill", "texture_mirror_fill",
     }  # fmt: skip
 
 
@@ -151,7 +155,8 @@ def test_evaluate_a_run_renders_its_test_pairs(tiny_root):
     assert result.render_url.endswith("/renders/tiny-run/test")
     assert result.images == 3
     assert {r["branch"] for r in result.summary} == {
-        "predictive", "warped", "blended", "texture", "texture_mean_fill"
+        "predictive", "warped", "blended", "texture", "texture_mean_fill",
+        "texture_nearest_fill", "texture_mirror_fill",
     }  # fmt: skip
     with open(result.report_url, encoding="utf-8") as stream:
         html = stream.read()
@@ -163,7 +168,12 @@ def test_evaluate_pose_bank_set_has_textures_but_no_image_scores(tiny_root):
                     branches=("tex",))  # fmt: skip
     render.render_requests(job, [("id00002_p000_v00", "id00000_p000_v00")])
     result = evaluate_renders(job.url)
-    assert [r["branch"] for r in result.summary] == ["texture", "texture_mean_fill"]
+    assert [r["branch"] for r in result.summary] == [
+        "texture",
+        "texture_mean_fill",
+        "texture_nearest_fill",
+        "texture_mirror_fill",
+    ]
     with open(result.report_url, encoding="utf-8") as stream:
         assert "target pose (IUV)" in stream.read()
 

@@ -76,7 +76,15 @@ def test_report_renders_in_chromium(chromium, report, tmp_path):
     assert len(widths) == 18 and all(w == 64 for w in widths)  # images 64 px, atlas 4n = 64
     metrics = re.search(r'<table id="metrics">.*?</table>', dom, re.S).group(0)
     branches = re.findall(r'<td class="name">([a-z_]+)</td>', metrics)
-    assert branches == ["predictive", "warped", "blended", "texture", "texture_mean_fill"]
+    assert branches == [
+        "predictive",
+        "warped",
+        "blended",
+        "texture",
+        "texture_mean_fill",
+        "texture_nearest_fill",
+        "texture_mirror_fill",
+    ]
     assert '<table id="grid">' in dom
     assert len(re.findall(r'<rect class="bar"', dom)) > 24  # per-part bars of 3 branches
     assert len(re.findall(r'<svg class="curve"', dom)) == 1  # l1 curve of the run

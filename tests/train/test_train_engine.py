@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from dpt_core import storage
-from dpt_core.models import DensePoseTransfer
+from dpt_core.models import DensePoseTransfer, PatchDiscriminator
 from dpt_core.train import checkpoint as ckpt
 from dpt_core.train import load_generator, train
 from dpt_core.train.config import TrainConfig, load_config
@@ -85,7 +85,10 @@ def _one_batch(config: TrainConfig) -> dict:
 
 def test_gradients_reach_the_inpainter_through_the_gather(tiny_config) -> None:
     """Only the blended image's L1: the inpainter learns through gather_torch alone."""
-    config = tiny_config("losses.adversarial=0", "losses.multiview=0", "stages.inpainter.steps=0")
+    config = tiny_config(
+        "losses.adversarial=0", "losses.multiview=0", "stages.inpainter.steps=0",
+        "stages.blending.train=all",
+    )  # fmt: skip
     torch.manual_seed(0)
     generator = DensePoseTransfer.from_config(config.model_scale)
     step = BlendingStep(
@@ -98,6 +101,24 @@ def test_gradients_reach_the_inpainter_through_the_gather(tiny_config) -> None:
     assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
+def test_default_blending_trains_the_blender_alone(tiny_config) -> None:
+    """``stages.blending.train=blender``: the pretrained branches stay as they are."""
+    config = tiny_config("losses.adversarial=0.1", "stages.inpainter.steps=0")
+    assert config.stages.blending.train == "blender"
+    torch.manual_seed(0)
+    generator = DensePoseTransfer.from_config(config.model_scale)
+    disc = PatchDiscriminator.from_config(config.model_scale)
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    step = BlendingStep(
+        generator, disc, config, DistContext(), None, Amp(torch.device("cpu"), False)
+    )
+    losses = step(_one_batch(config))
+    assert {"l1", "g_adv", "d_loss"} <= set(losses) and "texture" not in losses
+    after = generator.state_dict()
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"blender"}
+
+
 def test_tiny_studio_set_is_overfit(overfit_root: str) -> None:
     """The whole generator on two pairs: the L1 on the person (not just the easy black
     background) falls by at least half within 40 steps."""
@@ -107,6 +128,7 @@ def test_tiny_studio_set_is_overfit(overfit_root: str) -> None:
         "stages.inpainter.steps=0",
         "stages.predictive.steps=0",
         "stages.blending.steps=40",
+        "stages.blending.train=all",
         "stages.blending.lr=1e-3",
         "stages.blending.betas=[0.9, 0.999]",
         "losses.adversarial=0",
