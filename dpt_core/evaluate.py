@@ -368,8 +368,9 @@ def evaluate_renders(render_url: str, options: EvalOptions | None = None) -> Eva
              ("report", "report.html"))}  # fmt: skip
     _write_table(urls["metrics"], rows, (*ID_COLUMNS, *METRIC_COLUMNS))
     _write_table(urls["summary"], summary, ("branch", "images", *METRIC_COLUMNS))
-    curves = report.training_curves(storage.join(info["root_url"], "runs", info["run"]))
-    html = report.build_report(info, summary, scorer.notes, grid, curves)
+    run_url = storage.join(info["root_url"], "runs", info["run"])
+    curves, losses = report.training_curves(run_url), report.losses_line(run_url)
+    html = report.build_report(info, summary, scorer.notes, grid, curves, losses)
     storage.write_bytes(urls["report"], html.encode("utf-8"))
     images = len({r["key"] for r in rows})
     logger.info("eval %s: %d images scored; report %s", render_url, images, urls["report"])

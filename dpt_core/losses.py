@@ -10,12 +10,15 @@ tensor. Definitions:
   (D: E[relu(1-D(x))] + E[relu(1+D(G))], G: -E[D(G)]); logits may be a list (multi-scale: summed);
 * ``multiview_inpainting_loss``: see its docstring.
 
-The VGG network is loaded from ``LossConfig.vgg_weights``; without it the perceptual and style
-terms are off (one warning) unless ``require_vgg`` makes that an error.
+The VGG network is loaded from ``LossConfig.vgg_weights`` (torchvision or Caffe layout, see
+``dpt_core.models.vgg``); without it the perceptual and style terms are off (one warning) unless
+``require_vgg`` makes that an error. ``save_losses_record`` writes which terms a run optimises
+(``runs/RUN/losses.json``) for the eval report.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Hashable, Sequence
 from typing import Literal, NamedTuple
@@ -25,7 +28,8 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from dpt_core.models.vgg import DEFAULT_LAYERS, VGG19Features, imagenet_normalize
+from dpt_core import storage
+from dpt_core.models.vgg import DEFAULT_LAYERS, VGG19Features
 
 logger = logging.getLogger(__name__)
 GanMode = Literal["lsgan", "hinge"]
@@ -42,8 +46,9 @@ class LossConfig(BaseModel):
     adversarial: float = Field(default=0.1, ge=0)
     multiview: float = Field(default=1.0, ge=0)
     gan_mode: GanMode = "lsgan"
-    vgg_weights: str | None = None
+    vgg_weights: str | None = None  # torchvision .pth, Caffe .caffemodel, or Caffe-named .pth/.npz
     vgg_layers: tuple[str, ...] = DEFAULT_LAYERS
+    vgg_preprocess: Literal["auto", "torchvision", "caffe"] = "auto"  # auto: the file's layout
     require_vgg: bool = False
 
 
@@ -119,9 +124,9 @@ class VGGLoss(nn.Module):
                 f"pred_bchw, target_bchw: expected equal (B, 3, H, W) shapes, got "
                 f"{tuple(pred_bchw.shape)} and {tuple(target_bchw.shape)}"
             )
-        feats_pred = self.vgg(imagenet_normalize(pred_bchw))
+        feats_pred = self.vgg(self.vgg.normalize(pred_bchw))
         with torch.no_grad():
-            feats_target = self.vgg(imagenet_normalize(target_bchw))
+            feats_target = self.vgg(self.vgg.normalize(target_bchw))
         return VGGLossOutput(
             perceptual_loss(feats_pred, feats_target, self.layer_weights),
             style_loss(feats_pred, feats_target, self.layer_weights),
@@ -131,8 +136,8 @@ class VGGLoss(nn.Module):
 def build_vgg_loss(config: LossConfig) -> VGGLoss | None:
     """A ``VGGLoss`` from ``config.vgg_weights``, or None (one warning) when none is configured.
 
-    Raises ValueError if ``config.require_vgg`` and no weights are configured, and
-    FileNotFoundError naming the file when the configured file does not exist.
+    Raises ValueError if ``config.require_vgg`` and no weights are configured or the file is not
+    VGG-19 weights, and FileNotFoundError naming the file when it does not exist.
     """
     global _warned_no_vgg
     if config.vgg_weights is None:
@@ -144,7 +149,43 @@ def build_vgg_loss(config: LossConfig) -> VGGLoss | None:
             )
             _warned_no_vgg = True
         return None
-    return VGGLoss(VGG19Features.from_file(config.vgg_weights, config.vgg_layers))
+    vgg = VGG19Features.from_file(config.vgg_weights, config.vgg_layers, config.vgg_preprocess)
+    loss = VGGLoss(vgg)
+    logger.info("perceptual and style losses: %s", vgg_status(config, loss))
+    return loss
+
+
+def vgg_status(config: LossConfig, vgg: VGGLoss | None) -> str:
+    """One line: are the perceptual and style terms on, and from which VGG-19 file."""
+    if vgg is None:
+        return "off — no VGG-19 weights configured (losses.vgg_weights)"
+    terms = [name for name in ("perceptual", "style") if getattr(config, name) > 0]
+    if not terms:
+        return "off — losses.perceptual and losses.style are 0"
+    state = "on" if len(terms) == 2 else f"on ({terms[0]} only)"
+    features = vgg.vgg
+    return (
+        f"{state} — VGG-19 ({features.layout} layout, {features.preprocess} preprocessing) "
+        f"from {storage.redact(features.source or '?')}"
+    )
+
+
+def losses_record(config: LossConfig, vgg: VGGLoss | None, adversarial: bool) -> dict:
+    """What a run optimises: ``losses_active`` (names with weight > 0 whose network exists:
+    VGG-19 for perceptual/style, a discriminator (``adversarial``) for the GAN term), the
+    ``perceptual_style`` line of ``vgg_status``, and the weights."""
+    weights = {name: getattr(config, name) for name in ("l1", "perceptual", "style",
+               "adversarial", "multiview")}  # fmt: skip
+    present = {"perceptual": vgg is not None, "style": vgg is not None, "adversarial": adversarial}
+    active = [name for name, w in weights.items() if w > 0 and present.get(name, True)]
+    return {"losses_active": active, "perceptual_style": vgg_status(config, vgg),
+            "weights": weights}  # fmt: skip
+
+
+def save_losses_record(url: str, record: dict) -> None:
+    """Write ``record`` (``losses_record``) as JSON to ``url`` and log the active losses."""
+    storage.write_bytes(url, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode())
+    logger.info("losses active: %s", ", ".join(record["losses_active"]) or "none")
 
 
 def _as_list(logits: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:

@@ -2,7 +2,8 @@
 
 Images are inlined as base64 PNG data URIs and charts drawn as inline SVG: the metric table
 per branch, an image grid (source | target | predictive | warped | blended | completed
-texture), L1 per body part per branch, and the run's training curves (``runs/RUN/metrics.parquet``).
+texture), L1 per body part per branch, the run's training curves (``runs/RUN/metrics.parquet``)
+and whether it trained with perceptual and style losses (``runs/RUN/losses.json``).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from collections.abc import Sequence
 
 import pyarrow.parquet as pq
+import yaml
 
 from dpt_core import storage
 from dpt_core.iuv import N_PARTS, PART_NAMES
@@ -150,6 +153,24 @@ def training_curves(run_url: str) -> dict[str, list[tuple[float, float]]]:
     return curves
 
 
+def losses_line(run_url: str) -> str:
+    """``Perceptual/style losses: ...`` from ``RUN/losses.json``; for runs written before it,
+    from ``RUN/config.yaml`` (weights configured or not)."""
+    record_url = storage.join(run_url, "losses.json")
+    if storage.exists(record_url):
+        record = json.loads(storage.read_bytes(record_url))
+        active = ", ".join(record.get("losses_active", [])) or "none"
+        return f"Perceptual/style losses: {record['perceptual_style']}; losses active: {active}"
+    config_url = storage.join(run_url, "config.yaml")
+    if not storage.exists(config_url):
+        return "Perceptual/style losses: unknown (no runs/RUN/losses.json or config.yaml)"
+    weights = (yaml.safe_load(storage.read_bytes(config_url)) or {}).get("losses", {})
+    url = weights.get("vgg_weights")
+    if not url:
+        return "Perceptual/style losses: off — no VGG-19 weights configured (losses.vgg_weights)"
+    return f"Perceptual/style losses: VGG-19 weights configured ({storage.redact(url)})"
+
+
 def line_chart_svg(name: str, points: Sequence[tuple[float, float]]) -> str:
     """Small line chart (inline SVG, class ``curve``) of one training curve."""
     width, height, x0, y0 = 300, 170, 44, 140
@@ -176,8 +197,10 @@ def build_report(
     notes: dict[str, str],
     grid: Sequence[dict],
     curves: dict[str, list[tuple[float, float]]],
+    losses: str | None = None,
 ) -> str:
-    """The whole report as one HTML string (see the module docstring)."""
+    """The whole report as one HTML string (see the module docstring); ``losses``: the
+    ``losses_line`` of the run, shown under the title."""
     title = html.escape(f"DPT eval — {info['run']} / {info['name']}")
     meta = html.escape(
         f"checkpoint {info['checkpoint_url']} (step {info['step']}), scale "
@@ -187,9 +210,11 @@ def build_report(
     note_items = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in
                          sorted(notes.items()))  # fmt: skip
     charts = "".join(line_chart_svg(k, v) for k, v in curves.items())
+    losses_p = f'<p class="meta" id="losses">{html.escape(losses)}</p>' if losses else ""
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<style>{_STYLE}</style></head><body><h1>{title}</h1><p class="meta">{meta}</p>'
+        f"{losses_p}"
         f"<h2>Metrics per branch</h2>{metrics_table(summary, notes)}"
         f'<ul class="notes">{note_items}</ul>'
         f"<h2>Samples</h2>{grid_table(grid)}"

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dpt_core import storage
 from dpt_core.losses import LossConfig
 from dpt_core.models.scales import SCALES, ModelScale, get_scale
+from dpt_core.models.vgg_weights import WEIGHTS_HELP
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +263,8 @@ def required_files(config: TrainConfig) -> list[tuple[str, str]]:
         (f"{config.split} pairs", storage.join(root, "pairs", name, f"{config.split}.parquet")),
     ]
     if config.losses.vgg_weights:
-        files.append(("VGG-19 weights (losses.vgg_weights)", config.losses.vgg_weights))
+        what = f"VGG-19 weights (losses.vgg_weights; {WEIGHTS_HELP})"
+        files.append((what, config.losses.vgg_weights))
     if config.resume not in (None, "auto"):
         files.append(("resume checkpoint", config.resume))
     return files

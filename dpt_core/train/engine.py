@@ -2,7 +2,8 @@
 
 ``train(config)`` runs the stages of ``config.stage_plan()`` (inpainter pretraining,
 predictive, blending with the GAN) from step 0 or from a checkpoint, writes
-``runs/RUN/{config.yaml, checkpoints/step-NNNNNN.pt + latest, metrics.parquet}`` (rank 0)
+``runs/RUN/{config.yaml, losses.json, checkpoints/step-NNNNNN.pt + latest, metrics.parquet}``
+(rank 0; ``losses.json``: the losses the run optimises, ``dpt_core.losses.losses_record``)
 and returns a ``TrainResult``. Under torchrun every rank calls ``train`` and DDP keeps the
 replicas identical (checked at the end). Resuming restores models, the stage's optimisers,
 the gradient scaler, RNG states and the metrics accumulator, and the data stream is
@@ -22,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from dpt_core import storage
-from dpt_core.losses import build_vgg_loss
+from dpt_core.losses import build_vgg_loss, losses_record, save_losses_record
 from dpt_core.models import DensePoseTransfer, PatchDiscriminator
 from dpt_core.train import checkpoint as ckpt
 from dpt_core.train.config import TrainConfig, check_files, save_config
@@ -105,6 +106,8 @@ class Trainer:
         )
         if ctx.is_main:
             save_config(config, storage.join(config.run_url, "config.yaml"))
+            record = losses_record(config.losses, self.vgg, self.discriminator is not None)
+            save_losses_record(storage.join(config.run_url, "losses.json"), record)
 
     def _resume(self) -> dict | None:
         """Load the checkpoint ``config.resume`` names (``auto``: the run's latest, if any)."""

@@ -1,7 +1,9 @@
-"""VGG-19 loading (torchvision's state-dict format), perceptual/style losses, no-VGG paths."""
+"""VGG-19 loading (torchvision's state-dict format), perceptual/style losses, no-VGG paths, and
+the record of which losses a run optimises (the Caffe layout: ``test_models_vgg_caffe.py``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -9,7 +11,14 @@ import torch
 from torchvision.models.vgg import cfgs, make_layers
 
 from dpt_core import losses
-from dpt_core.losses import LossConfig, VGGLoss, build_vgg_loss
+from dpt_core.losses import (
+    LossConfig,
+    VGGLoss,
+    build_vgg_loss,
+    losses_record,
+    save_losses_record,
+    vgg_status,
+)
 from dpt_core.models.vgg import RELU_INDEX, VGG19Features, imagenet_normalize
 
 
@@ -88,3 +97,30 @@ def test_bad_vgg_files_are_value_errors(tmp_path, vgg_state) -> None:
         VGG19Features.from_file(str(wrong), layers=("relu1_1",))
     with pytest.raises(ValueError, match="relu9_9"):
         VGG19Features(layers=("relu9_9",))
+
+
+def test_losses_record_says_when_vgg_is_off(tmp_path) -> None:
+    record = losses_record(LossConfig(adversarial=0.0), None, adversarial=False)
+    assert record["losses_active"] == ["l1", "multiview"]
+    assert record["perceptual_style"] == "off — no VGG-19 weights configured (losses.vgg_weights)"
+    assert record["weights"]["style"] == 100.0
+    url = str(tmp_path / "losses.json")
+    save_losses_record(url, record)
+    assert json.loads((tmp_path / "losses.json").read_text()) == record
+
+
+def test_vgg_status_names_layout_and_file(vgg_file, caplog) -> None:
+    config = LossConfig(vgg_weights=vgg_file, style=0.0, vgg_layers=("relu1_2",))
+    with caplog.at_level(logging.INFO, logger="dpt_core.losses"):
+        loss = build_vgg_loss(config)
+    on = (
+        "on (perceptual only) — VGG-19 (torchvision layout, torchvision preprocessing) "
+        f"from {vgg_file}"
+    )
+    assert vgg_status(config, loss) == on
+    assert f"perceptual and style losses: {on}" in caplog.messages
+    assert losses_record(config, loss, adversarial=True)["losses_active"] == [
+        "l1", "perceptual", "adversarial", "multiview",
+    ]  # fmt: skip
+    zero = LossConfig(vgg_weights=vgg_file, perceptual=0.0, style=0.0)
+    assert vgg_status(zero, loss) == "off — losses.perceptual and losses.style are 0"
