@@ -1,18 +1,20 @@
-"""Ablation: predictive branch only, warping branch only, and the blended generator.
+"""Ablation on the studio benchmark: predictive only, warping only and the blend, over seeds.
 
-The three variants train with the same budget (optimisation steps, batch size, seed) through
-the train engine on the same studio split, then render and score the held-out test pairs:
-test identities (the studio's test split) transferred into pose names that no training
-sample has. Each variant is scored on its own output (predictive -> ``KEY.pred.png``,
-warping -> ``KEY.warp.png``, blended -> ``KEY.png``); texture error is that of the completed
-atlas on texels the source did not see. Per-region columns: inside the body (target I > 0)
-and hair / loose clothing (person mask and I = 0). The studio renders on a black background
-(``background=False``), like the plain backgrounds of DeepFashion. Learning rates are the
-demo config's per stage (tiny.yaml's 2e-3 suits its 2-step tests, not a 480-step budget).
+Question first, then numbers. The studio renders photo shoots (one background and light per
+person, as DeepFashion In-shop), clothes labelled as the body beneath them (as DensePose does),
+and the split is fixed before training: held-out identities rendered into held-out poses
+(``dpt_core.data.heldout``, asserted disjoint). Per seed, one run trains the three stages in
+order — inpainter (multi-view), predictive, blender over the frozen branches — so the final
+checkpoint's predictive and warped outputs *are* the predictive-only and warping-only models,
+and one render of the test pairs scores all three variants plus the completed texture against
+three baselines (mean part colour, nearest visible texel, mirrored part).
 
-    .venv/bin/python benchmarks/ablation.py            # tiny, 480 steps per variant (~7 min)
-    .venv/bin/python benchmarks/ablation.py --quick    # smoke run (a minute)
-    .venv/bin/python benchmarks/ablation.py --scale demo --steps 150
+    .venv/bin/python benchmarks/ablation.py --scale demo          # 3 seeds, ~40 min on 2 cores
+    .venv/bin/python benchmarks/ablation.py --quick               # smoke run (2 minutes)
+
+Prints the per-variant table (mean ± spread over seeds), per-part texture errors and the
+paper's claims with how many seeds each holds for; ``--out`` writes them as JSON plus each
+seed's contact sheet and report.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -30,147 +33,194 @@ import pyarrow as pa
 import torch
 from _timing import format_table
 
+from dpt_core import storage
+from dpt_core.data.heldout import held_out_pairs
 from dpt_core.data.manifest import read_dataset_manifest
-from dpt_core.data.pairs import PAIRS_SCHEMA, pairs_url, person_pairs
+from dpt_core.data.pairs import PAIRS_SCHEMA, pairs_url
 from dpt_core.data.sharding import ShardConfig, shard_dataset
 from dpt_core.data.shards import write_manifest
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
-from dpt_core.evaluate import evaluate_renders
+from dpt_core.evaluate import PART_COLUMNS, evaluate_renders
+from dpt_core.iuv import PART_NAMES
 from dpt_core.models import get_scale
 from dpt_core.render import BRANCHES, RenderJob, render_pairs
 from dpt_core.studio import generate_dataset
 from dpt_core.train import load_config, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "train"
-OUTPUT = {"predictive": "predictive", "warping": "warped", "blended": "blended"}
-COLUMNS = {"ssim": "SSIM", "ssim_mask": "mask-SSIM", "l1_mask": "mask-L1", "lpips": "LPIPS",
-           "l1_body": "L1 body", "ssim_body": "SSIM body", "l1_outside": "L1 hair/cloth",
-           "ssim_outside": "SSIM hair/cloth", "texture_error": "texture err"}  # fmt: skip
+VARIANTS = {"predictive": "predictive", "warping": "warped", "blend": "blended"}
+IMAGE_COLUMNS = {"ssim": "SSIM", "ssim_mask": "mask-SSIM", "l1_mask": "mask-L1",
+                 "l1_body": "L1 body", "ssim_body": "SSIM body", "l1_outside": "L1 hair/cloth",
+                 "ssim_outside": "SSIM hair/cloth"}  # fmt: skip
+TEXTURES = {"texture": "learned inpainter", "texture_mean_fill": "baseline: mean part colour",
+            "texture_nearest_fill": "baseline: nearest visible texel",
+            "texture_mirror_fill": "baseline: mirrored part"}  # fmt: skip
 
 
-def stage_plan(variant: str, steps: int) -> dict[str, int]:
-    """Steps per training stage of a variant; every variant sums to ``steps``."""
-    if variant == "predictive":
-        return {"inpainter": 0, "predictive": steps, "blending": 0}
-    if variant == "warping":
-        return {"inpainter": steps, "predictive": 0, "blending": 0}
-    third = steps // 3
-    return {"inpainter": third, "predictive": third, "blending": steps - 2 * third}
-
-
-def prepare(root: str, studio: str, scale: str, identities: int, poses: int, views: int) -> dict:
-    """Studio data, shards, studio IUVs and the train/test pairs with held-out pose names."""
-    size = get_scale(scale).image_size
-    generate_dataset(studio, identities, poses, views, size=size, seed=0, background=False)
+def prepare(root: str, studio: str, args: argparse.Namespace) -> dict:
+    """Studio data, shards, studio IUVs and the held-out train/test pairs."""
+    size = get_scale(args.scale).image_size
+    generate_dataset(studio, args.identities, args.poses, args.views, size=size, seed=0,
+                     lit=args.lit, scenes="shoot")  # fmt: skip
     shard_dataset("studio", studio, root, "studio", ShardConfig(max_count=64))
     extract_dataset(root, "studio", ExtractOptions(source="studio"))
     table = read_dataset_manifest(root, "studio", ["key", "person_id", "split", "meta"])
     rows = [{**r, **json.loads(r.pop("meta"))} for r in table.to_pylist()]
-    test = [r for r in rows if r["split"] == "test"]
-    held_out = {r["pose"] for r in test if r["pose_index"] >= poses - 2}
-    persons: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        persons.setdefault((r["split"], r["person_id"]), []).append(r)
-    tables = {"train": [], "test": []}
-    for (split, person), samples in sorted(persons.items()):
-        keys = sorted(r["key"] for r in samples)
-        pose = {r["key"]: r["pose"] for r in samples}
-        src, tgt = person_pairs(keys, None, person)
-        for s, t in zip(src, tgt, strict=True):
-            seen_s, seen_t = pose[keys[s]] not in held_out, pose[keys[t]] not in held_out
-            if (split == "train" and seen_s and seen_t) or (
-                split == "test" and seen_s and not seen_t
-            ):
-                tables[split].append({"source_key": keys[s], "target_key": keys[t],
-                                      "person_id": person})  # fmt: skip
-    for split, pairs in tables.items():
-        write_manifest(pairs_url(root, "studio", split), pa.Table.from_pylist(pairs, PAIRS_SCHEMA))
-    train_poses = {r["pose"] for r in rows if r["split"] == "train"} - held_out
-    return {"held_out": sorted(held_out), "train_poses": sorted(train_poses),
-            "pairs": {k: len(v) for k, v in tables.items()}}  # fmt: skip
+    pairs = held_out_pairs(rows)  # raises on any identity or pose leak
+    for split, split_pairs in pairs.items():
+        write_manifest(pairs_url(root, "studio", split),
+                       pa.Table.from_pylist(split_pairs, PAIRS_SCHEMA))  # fmt: skip
+    pose = {r["key"]: r["pose"] for r in rows}
+    targets = sorted({pose[p["target_key"]] for p in pairs["test"]})
+    return {"train_pairs": len(pairs["train"]), "test_pairs": len(pairs["test"]),
+            "test_target_poses": targets}  # fmt: skip
 
 
-LEARNING_RATES = {"inpainter": 1e-3, "predictive": 5e-4, "blending": 2e-4}  # demo.yaml's
-
-
-def train_variant(root: str, variant: str, args: argparse.Namespace) -> tuple[str, float]:
-    """Train one variant with the demo config's learning rates; (checkpoint URL, seconds)."""
-    plan, batch = stage_plan(variant, args.steps), args.batch
-    overrides = [f"root={root}", f"run=ablation-{variant}", f"batch_size={batch}",
-                 "workers=0", "device=cpu", "amp=false", "progress=false", "resume=null",
-                 f"checkpoint_every={10 * args.steps}", "log_every=10", "seed=0",
-                 f"stages.inpainter.views={args.views_per_person}", "losses.vgg_weights=null",
-                 f"losses.adversarial={args.adversarial}"]  # fmt: skip
-    for stage, count in plan.items():
-        overrides += [f"stages.{stage}.steps={count}", f"stages.{stage}.batch_size={batch}",
-                      f"stages.{stage}.lr={LEARNING_RATES[stage]}"]  # fmt: skip
-    overrides.append(f"stages.blending.lr_d={LEARNING_RATES['blending']}")
+def train_seed(root: str, seed: int, args: argparse.Namespace) -> tuple[str, float]:
+    """Train the three stages with ``seed``; (checkpoint URL, seconds)."""
+    overrides = [f"root={root}", f"run=ablation-seed{seed}", f"seed={seed}", "workers=0",
+                 "device=cpu", "amp=false", "progress=false", "resume=null",
+                 "checkpoint_every=100000", "log_every=25", "use_textures=false",
+                 f"stages.inpainter.steps={args.inpainter_steps}",
+                 f"stages.predictive.steps={args.predictive_steps}",
+                 f"stages.blending.steps={args.blending_steps}",
+                 f"losses.vgg_weights={args.vgg or 'null'}"]  # fmt: skip
     config = load_config(str(CONFIGS / f"{args.scale}.yaml"), overrides)
     started = time.perf_counter()
     result = train(config)
     return result.checkpoint, time.perf_counter() - started
 
 
-def score_variant(root: str, checkpoint: str, variant: str, test_pairs: int) -> dict:
-    """Render the test pairs with every branch and score them; summary rows by branch."""
-    job = RenderJob(root, checkpoint, "heldout", branches=tuple(BRANCHES))
+def score_seed(root: str, checkpoint: str, seed: int, test_pairs: int) -> dict:
+    """Render the test pairs with every branch and score them: summary rows by branch."""
+    job = RenderJob(root, checkpoint, "heldout", run=f"ablation-seed{seed}",
+                    branches=tuple(BRANCHES))  # fmt: skip
     render_pairs(job, "test", limit=test_pairs)
     result = evaluate_renders(job.url)
-    return {row["branch"]: row for row in result.summary} | {"_report": result.report_url}
+    rows = {row["branch"]: row for row in result.summary}
+    return {"rows": rows, "report": result.report_url, "sheet": result.sheet_url}
 
 
-def _cells(row: dict, texture: dict | None) -> list[object]:
-    values = {**row, "texture_error": (texture or {}).get("texture_error")}
-    return ["-" if values.get(c) is None else float(values[c]) for c in COLUMNS]
+def _stat(values: list[float]) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    spread = (max(values) - min(values)) / 2 if len(values) > 1 else 0.0
+    return f"{np.mean(values):.4f} ± {spread:.4f}"
+
+
+def claims(per_seed: list[dict]) -> list[tuple[str, bool, int]]:
+    """(claim, holds on the mean, number of seeds it holds for); a claim holds when it holds on
+    the mean and on at least 2 of 3 seeds."""
+
+    def check(rows: dict) -> dict[str, bool]:
+        p, w, b = (rows[VARIANTS[v]] for v in VARIANTS)
+        tex, base = rows["texture"]["texture_error"], [rows[k]["texture_error"] for k in
+                                                     list(TEXTURES)[1:]]  # fmt: skip
+        out = {"texture completion <= 0.8 × best baseline": tex <= 0.8 * min(base)}
+        for region in ("body", "outside"):
+            out[f"blend L1 {region} <= better branch"] = b[f"l1_{region}"] <= min(
+                p[f"l1_{region}"], w[f"l1_{region}"]
+            )
+            out[f"blend SSIM {region} >= better branch"] = b[f"ssim_{region}"] >= max(
+                p[f"ssim_{region}"], w[f"ssim_{region}"]
+            )
+        out["blend best whole-image SSIM"] = b["ssim"] >= max(p["ssim"], w["ssim"])
+        out["warping beats predictive inside the body (L1 and SSIM)"] = (
+            w["l1_body"] < p["l1_body"] and w["ssim_body"] > p["ssim_body"]
+        )
+        return out
+
+    mean_rows = {branch: {c: float(np.mean([s[branch][c] for s in per_seed]))
+                          for c in [*IMAGE_COLUMNS, "texture_error"]
+                          if all(s[branch].get(c) is not None for s in per_seed)}
+                 for branch in per_seed[0]}  # fmt: skip
+    mean = check(mean_rows)
+    seeds = [check(s) for s in per_seed]
+    return [(name, ok, sum(s[name] for s in seeds)) for name, ok in mean.items()]
+
+
+def report(per_seed: list[dict]) -> str:
+    """Tables: variants, texture completion, texture per part, claims."""
+    lines = []
+    rows = [[v, *(_stat([s[b][c] for s in per_seed]) for c in IMAGE_COLUMNS)]
+            for v, b in VARIANTS.items()]  # fmt: skip
+    lines.append(format_table(["variant", *IMAGE_COLUMNS.values()], rows))
+    tex = [[name, _stat([s[k]["texture_error"] for s in per_seed])] for k, name in TEXTURES.items()]
+    lines.append(format_table(["texture completion (unseen texels)", "L1 error"], tex))
+    parts = [[f"{p:02d} {PART_NAMES[p]}",
+              *(_stat([s[k].get(PART_COLUMNS[p - 1]) for s in per_seed]) for k in TEXTURES)]
+             for p in PART_NAMES]  # fmt: skip
+    lines.append(format_table(["part", *(k.replace("texture_", "") for k in TEXTURES)], parts))
+    need = min(2, len(per_seed))
+    verdicts = [[name, "holds" if ok and n >= need else "FAILS",
+                 f"mean: {'yes' if ok else 'no'}; seeds: {n}/{len(per_seed)}"]
+                for name, ok, n in claims(per_seed)]  # fmt: skip
+    lines.append(format_table(["claim", "verdict", "detail"], verdicts))
+    return "\n\n".join(lines)
 
 
 def run(args: argparse.Namespace, work: str) -> None:
     root, studio = os.path.join(work, "root"), os.path.join(work, "studio")
     started = time.perf_counter()
-    split = prepare(root, studio, args.scale, args.identities, args.poses, args.views)
-    print(f"data: {json.dumps(split)} ({time.perf_counter() - started:.0f} s)")
-    rows, extra = [], []
-    for variant in args.variants:
-        checkpoint, seconds = train_variant(root, variant, args)
-        summary = score_variant(root, checkpoint, variant, args.test_pairs)
-        texture = summary.get("texture") if variant != "predictive" else None
-        branch = OUTPUT[variant]
-        rows.append([variant, branch, args.steps, seconds, *_cells(summary[branch], texture)])
-        if variant == "blended":
-            extra += [[f"blended model: {b}", b, args.steps, seconds, *_cells(summary[b], None)]
-                      for b in ("predictive", "warped")]  # fmt: skip
-            extra.append(["baseline: mean part colour", "-", 0, 0.0,
-                          *_cells({}, summary.get("texture_mean_fill"))])  # fmt: skip
-        print(f"{variant}: trained in {seconds:.0f} s; report {summary['_report']}", flush=True)
-    headers = ["variant", "output", "steps", "train s", *COLUMNS.values()]
-    print(format_table(headers, rows + extra))
-    print(f"total {time.perf_counter() - started:.0f} s")
+    split = prepare(root, studio, args)
+    print(f"data: {json.dumps(split)} ({time.perf_counter() - started:.0f} s)", flush=True)
+    per_seed, seconds = [], []
+    for seed in args.seeds:
+        checkpoint, s = train_seed(root, seed, args)
+        scored = score_seed(root, checkpoint, seed, args.test_pairs)
+        per_seed.append(scored["rows"])
+        seconds.append(s)
+        print(f"seed {seed}: trained in {s:.0f} s; sheet {scored['sheet']}", flush=True)
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+            for name in ("sheet", "report"):
+                ext = "png" if name == "sheet" else "html"
+                dest = os.path.join(args.out, f"ablation-{args.scale}-seed{seed}.{ext}")
+                storage.write_bytes(dest, storage.read_bytes(scored[name]))
+    print(report(per_seed))
+    total = time.perf_counter() - started
+    print(f"training {np.mean(seconds):.0f} s per seed; total {total:.0f} s")
+    if args.out:
+        record = {"args": {k: v for k, v in vars(args).items()}, "split": split,
+                  "seconds_total": total, "per_seed": per_seed,
+                  "claims": claims(per_seed)}  # fmt: skip
+        with open(os.path.join(args.out, f"ablation-{args.scale}.json"), "w") as fh:
+            json.dump(record, fh, indent=1, default=str)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: 6 steps, 4 identities")
-    parser.add_argument("--scale", default="tiny", choices=("tiny", "demo"))
-    parser.add_argument("--steps", type=int, default=480, help="optimisation steps per variant")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--views-per-person", type=int, default=4, help="inpainter batches")
-    parser.add_argument("--identities", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="smoke run: few steps, 1 seed")
+    parser.add_argument("--scale", default="demo", choices=("tiny", "demo"))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--inpainter-steps", type=int, default=400)
+    parser.add_argument("--predictive-steps", type=int, default=300)
+    parser.add_argument("--blending-steps", type=int, default=150)
+    parser.add_argument("--identities", type=int, default=40)
     parser.add_argument("--poses", type=int, default=6)
     parser.add_argument("--views", type=int, default=4)
-    parser.add_argument("--test-pairs", type=int, default=64)
-    parser.add_argument("--adversarial", type=float, default=0.1, help="GAN loss weight")
-    parser.add_argument("--variants", nargs="+", default=list(OUTPUT), choices=list(OUTPUT))
-    parser.add_argument("--work", default=None, help="keep the data and runs in this folder")
+    parser.add_argument("--test-pairs", type=int, default=48)
+    parser.add_argument("--lit", action=argparse.BooleanOptionalAction, default=False,
+                        help="shaded studio (default unlit: texture error is then against the "
+                             "very colours a camera sees, not lighting)")  # fmt: skip
+    parser.add_argument("--vgg", default=None, help="VGG-19 weights for perceptual/style")
+    parser.add_argument("--work", default=None, help="keep data and runs in this folder")
+    parser.add_argument("--out", default=None, help="write JSON, sheets and reports here")
     args = parser.parse_args()
     if args.quick:
-        args.steps, args.identities, args.poses, args.test_pairs = 6, 4, 4, 8
+        args.seeds, args.identities, args.poses, args.test_pairs = [0], 5, 4, 8
+        args.inpainter_steps = args.predictive_steps = args.blending_steps = 4
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(os.cpu_count() or 1)
-    np.set_printoptions(precision=4)
-    print(f"scale {args.scale}, {args.steps} steps × batch {args.batch} per variant, "
-          f"{torch.get_num_threads()} threads")  # fmt: skip
+    print(f"scale {args.scale}, seeds {args.seeds}, steps {args.inpainter_steps}/"
+          f"{args.predictive_steps}/{args.blending_steps}, {torch.get_num_threads()} threads, "
+          f"{'lit' if args.lit else 'unlit'} studio, "
+          f"VGG {args.vgg or 'off (no weights)'}")  # fmt: skip
     if args.work:
+        if os.path.exists(args.work) and not args.quick:
+            shutil.rmtree(args.work)
         run(args, args.work)
     else:
         with tempfile.TemporaryDirectory(prefix="dpt-ablation-") as work:

@@ -30,6 +30,7 @@ import yaml
 
 from dpt_core import render, report, storage
 from dpt_core.atlas import atlas_shape, scatter, tile_origin
+from dpt_core.contact_sheet import contact_sheet_png
 from dpt_core.data import shards
 from dpt_core.data.manifest import read_dataset_manifest
 from dpt_core.iuv import N_PARTS
@@ -82,6 +83,7 @@ class EvalResult:
     report_url: str
     summary: list[dict]
     images: int
+    sheet_url: str | None = None  # eval/contact_sheet.png, when any sample was rendered
 
 
 def part_l1(
@@ -365,16 +367,21 @@ def evaluate_renders(render_url: str, options: EvalOptions | None = None) -> Eva
     folder = storage.join(render_url, "eval")
     urls = {n: storage.join(folder, f) for n, f in
             (("metrics", "metrics.parquet"), ("summary", "summary.parquet"),
-             ("report", "report.html"))}  # fmt: skip
+             ("report", "report.html"), ("sheet", "contact_sheet.png"))}  # fmt: skip
     _write_table(urls["metrics"], rows, (*ID_COLUMNS, *METRIC_COLUMNS))
     _write_table(urls["summary"], summary, ("branch", "images", *METRIC_COLUMNS))
     run_url = storage.join(info["root_url"], "runs", info["run"])
     curves, losses = report.training_curves(run_url), report.losses_line(run_url)
+    if grid:
+        storage.write_bytes(urls["sheet"], contact_sheet_png(grid))
     html = report.build_report(info, summary, scorer.notes, grid, curves, losses)
     storage.write_bytes(urls["report"], html.encode("utf-8"))
     images = len({r["key"] for r in rows})
     logger.info("eval %s: %d images scored; report %s", render_url, images, urls["report"])
-    return EvalResult(render_url, urls["metrics"], urls["summary"], urls["report"], summary, images)
+    sheet = urls["sheet"] if grid else None
+    return EvalResult(
+        render_url, urls["metrics"], urls["summary"], urls["report"], summary, images, sheet
+    )
 
 
 def evaluate(

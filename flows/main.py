@@ -69,7 +69,8 @@ def dpt_main(
     )  # fmt: skip
     done["evaluate"] = evaluate_flow(done["render"]["url"])
     done["report"] = done["evaluate"]["report_url"]
-    logger.info("dpt-main: report at %s", done["report"])
+    done["sheet"] = done["evaluate"].get("sheet_url")
+    logger.info("dpt-main: report at %s; contact sheet at %s", done["report"], done["sheet"])
     return done
 
 
@@ -100,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         args.shard_size, args.renders, args.train_override,
     )  # fmt: skip
     print(f"Report: {result['report']}")
+    if result.get("sheet"):
+        print(f"Contact sheet (source | target | predictive | warped | blended | atlas): "
+              f"{result['sheet']}")  # fmt: skip
     return 0
 
 

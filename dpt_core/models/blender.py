@@ -1,8 +1,8 @@
 """The blending branch: fuse the predictive and warped images into the final image.
 
 Input (concatenated): predicted image (3) and features, warped image (3) and features, the
-target IUV (``iuv_to_input``, 3) and the target body mask (1). A conv, ``n_res`` residual blocks
-and a 3×3 head give one blending logit and a 3-channel correction::
+target IUV (``iuv_to_input``, ``IUV_CHANNELS``) and the target body mask (1). A conv, ``n_res``
+residual blocks and a 3×3 head give one blending logit and a 3-channel correction::
 
     alpha = sigmoid(logit) · body_mask
     image = clamp(alpha · warped + (1 - alpha) · predicted + correction, -1, 1)
@@ -19,7 +19,14 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from dpt_core.models.blocks import ResBlock, body_mask, check_bchw, conv_block, iuv_to_input
+from dpt_core.models.blocks import (
+    IUV_CHANNELS,
+    ResBlock,
+    body_mask,
+    check_bchw,
+    conv_block,
+    iuv_to_input,
+)
 from dpt_core.models.scales import ModelScale
 
 
@@ -44,7 +51,7 @@ class Blender(nn.Module):
         super().__init__()
         self.predicted_channels = predicted_channels
         self.warped_channels = warped_channels
-        in_channels = 3 + predicted_channels + 3 + warped_channels + 3 + 1
+        in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
         self.body = nn.Sequential(
             conv_block(in_channels, width, norm=norm),
             *(ResBlock(width, norm=norm) for _ in range(n_res)),

@@ -5,7 +5,8 @@ Conventions (every model in ``dpt_core.models``):
 * images are float ``(B, 3, H, W)`` RGB in **[-1, 1]** (``images_to_model`` / ``images_from_model``
   convert from and to [0, 1]); generators end in ``tanh``;
 * IUV tensors are ``(B, 3, H, W)`` holding (I, U·255, V·255) in any integer or float dtype, as
-  ``dpt_core.atlas`` takes them; networks see them through ``iuv_to_input`` as (I/24, U/255, V/255);
+  ``dpt_core.atlas`` takes them; networks see them through ``iuv_to_input`` as ``IUV_CHANNELS``
+  channels: the part as a one-hot code (24 channels, all 0 off the body), then U and V in [0, 1];
 * atlases are ``(B, C, 6n, 4n)`` in the layout of ``dpt_core.atlas``.
 """
 
@@ -54,12 +55,22 @@ def check_bchw(
     return tensor
 
 
+IUV_CHANNELS = N_PARTS + 2
+"""Channels of ``iuv_to_input``: one-hot part (24), U, V."""
+
+
 def iuv_to_input(iuv_b3hw: torch.Tensor) -> torch.Tensor:
-    """(I, U·255, V·255) IUV -> float network input (I/24, U/255, V/255), (B, 3, H, W) in [0, 1]."""
+    """(I, U·255, V·255) IUV -> float network input (B, ``IUV_CHANNELS``, H, W) in [0, 1]: a
+    one-hot part code (0 on the background), then U and V.
+
+    Parts are categories, not magnitudes: a single I/24 channel made the head (I = 23, 24) the
+    most extreme input of the network, and short trainings painted a saturated blob there.
+    """
     check_bchw("iuv_b3hw", iuv_b3hw, channels=3)
     iuv = iuv_b3hw.float() if not iuv_b3hw.is_floating_point() else iuv_b3hw
-    scale = iuv.new_tensor([1.0 / N_PARTS, 1.0 / 255.0, 1.0 / 255.0]).view(1, 3, 1, 1)
-    return iuv * scale
+    part = iuv[:, :1].round()
+    ids = torch.arange(1, N_PARTS + 1, device=iuv.device, dtype=iuv.dtype).view(1, -1, 1, 1)
+    return torch.cat(((part == ids).to(iuv.dtype), iuv[:, 1:] / 255.0), dim=1)
 
 
 def body_mask(iuv_b3hw: torch.Tensor) -> torch.Tensor:

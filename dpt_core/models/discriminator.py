@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as apply_spectral_norm
 
-from dpt_core.models.blocks import check_bchw, iuv_to_input, make_norm
+from dpt_core.models.blocks import IUV_CHANNELS, check_bchw, iuv_to_input, make_norm
 from dpt_core.models.scales import ModelScale
 
 
@@ -37,7 +37,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         self.conditional = conditional
         norm = "none" if spectral_norm else norm
-        in_channels = 6 if conditional else 3
+        in_channels = 3 + IUV_CHANNELS if conditional else 3
         layers: list[nn.Module] = [
             _conv(in_channels, width, 2, spectral_norm, bias=True),
             nn.LeakyReLU(0.2, True),

@@ -1,11 +1,12 @@
 """The predictive branch: a residual U-Net from (source RGB, source IUV, target IUV) to the target.
 
-Input: 9 channels at full resolution — the source image in [-1, 1] and both IUVs through
-``iuv_to_input``. A 7×7 stem, ``n_down`` stride-2 levels (each a conv and a residual block,
-widths doubling up to ``max_width``), ``n_res`` residual blocks at the bottleneck, then
-``n_down`` nearest-upsampling levels that concatenate the encoder's skip features and refine with
-a residual block. A 7×7 head with ``tanh`` gives the target image in [-1, 1]. The features that
-enter the head (``base_width`` channels, full resolution) are returned for the blender.
+Input at full resolution: the source image in [-1, 1] and both IUVs through ``iuv_to_input``
+(``IN_CHANNELS`` = 3 + 2·26). A 7×7 stem, ``n_down`` stride-2 levels (each a conv and a
+residual block, widths doubling up to ``max_width``), ``n_res`` residual blocks at the
+bottleneck, then ``n_down`` nearest-upsampling levels that concatenate the encoder's skip
+features and refine with a residual block. A 7×7 head with ``tanh`` gives the target image in
+[-1, 1]. The features that enter the head (``base_width`` channels, full resolution) are
+returned for the blender.
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from dpt_core.models.blocks import ResBlock, Upsample, check_bchw, conv_block, iuv_to_input
+from dpt_core.models.blocks import (
+    IUV_CHANNELS,
+    ResBlock,
+    Upsample,
+    check_bchw,
+    conv_block,
+    iuv_to_input,
+)
 from dpt_core.models.scales import ModelScale
 
-IN_CHANNELS = 9
+IN_CHANNELS = 3 + 2 * IUV_CHANNELS
 
 
 class PredictiveOutput(NamedTuple):

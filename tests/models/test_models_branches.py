@@ -27,9 +27,11 @@ from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
 def test_iuv_to_input_and_body_mask_values() -> None:
     iuv = torch.tensor([[[[24, 0]], [[255, 0]], [[51, 0]]]], dtype=torch.uint8)
     x = iuv_to_input(iuv)
-    assert x.dtype == torch.float32
-    assert torch.allclose(x[0, :, 0, 0], torch.tensor([1.0, 1.0, 0.2]))
-    assert torch.equal(x[0, :, 0, 1], torch.zeros(3))
+    assert x.dtype == torch.float32 and x.shape == (1, 26, 1, 2)
+    expected = torch.zeros(26)
+    expected[23], expected[24], expected[25] = 1.0, 1.0, 0.2  # part 24 one-hot, U = 1, V = 0.2
+    assert torch.allclose(x[0, :, 0, 0], expected)
+    assert torch.equal(x[0, :, 0, 1], torch.zeros(26))  # background: no part, no U, V
     assert body_mask(iuv).tolist() == [[[[1.0, 0.0]]]]
     with pytest.raises(ValueError, match="iuv_b3hw"):
         iuv_to_input(torch.zeros(1, 2, 4, 4))

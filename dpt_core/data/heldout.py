@@ -1,0 +1,61 @@
+"""Benchmark pairs with nothing in common between training and test: held-out identities
+transferred into held-out poses.
+
+Test pairs: a test identity's sample in a training pose as the source, its sample in a held-out
+pose as the target. Training pairs: training identities, both samples in training poses; no
+training sample in a held-out pose is used. The held-out pose names are fixed
+(``HELD_OUT_POSES``, four of the studio's 17 named poses) before any training.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+
+from dpt_core.data.pairs import person_pairs
+
+HELD_OUT_POSES = ("arms_raised", "crouching", "looking_back", "walking")
+
+
+def held_out_pairs(
+    rows: list[dict], poses: Collection[str] = HELD_OUT_POSES
+) -> dict[str, list[dict]]:
+    """``{"train": [...], "test": [...]}`` pair rows (source_key, target_key, person_id) from
+    sample rows (key, person_id, split, pose), holding out the pose names ``poses``; ValueError
+    when a split is empty. Every pair of a person is used (``person_pairs``)."""
+    held = set(poses)
+    persons: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        persons[(r["split"], r["person_id"])].append(r)
+    out: dict[str, list[dict]] = {"train": [], "test": []}
+    for (split, person), samples in sorted(persons.items()):
+        keys = sorted(r["key"] for r in samples)
+        pose = {r["key"]: r["pose"] for r in samples}
+        src, tgt = person_pairs(keys, None, person)
+        for s, t in zip(src, tgt, strict=True):
+            seen_s, seen_t = pose[keys[s]] not in held, pose[keys[t]] not in held
+            if (split == "train" and seen_s and seen_t) or (
+                split == "test" and seen_s and not seen_t
+            ):
+                out[split].append(
+                    {"source_key": keys[s], "target_key": keys[t], "person_id": person}
+                )
+    if not out["train"] or not out["test"]:
+        raise ValueError(f"held-out split: empty split ({ {k: len(v) for k, v in out.items()} })")
+    check_disjoint(rows, out)
+    return out
+
+
+def check_disjoint(rows: list[dict], pairs: dict[str, list[dict]]) -> None:
+    """ValueError unless train and test pairs share no identity and no test target pose was
+    seen in training (as source or target)."""
+    pose = {r["key"]: r["pose"] for r in rows}
+    ids = {s: {p["person_id"] for p in pairs[s]} for s in ("train", "test")}
+    if ids["train"] & ids["test"]:
+        raise ValueError(f"identities in both splits: {sorted(ids['train'] & ids['test'])}")
+    train_poses = {pose[p[k]] for p in pairs["train"] for k in ("source_key", "target_key")}
+    test_targets = {pose[p["target_key"]] for p in pairs["test"]}
+    if train_poses & test_targets:
+        raise ValueError(
+            f"test target poses seen in training: {sorted(train_poses & test_targets)}"
+        )
