@@ -18,7 +18,7 @@ from PIL import Image
 
 from dpt_core import iuv
 from dpt_core.data.images import NormalizeOptions
-from dpt_core.densepose.options import PERSON_MODES, PersonMode
+from dpt_core.densepose.options import OVERLAP_RULES, PERSON_MODES, Overlap, PersonMode
 from dpt_core.densepose.precomputed import PrecomputedFiles, results_from_iuv
 from dpt_core.densepose.records import Extraction
 
@@ -89,9 +89,17 @@ class Detectron2Extractor:
 
     source = "detectron2"
 
-    def __init__(self, model: DensePoseModel, mode: PersonMode = "all", batch_size: int = 8):
+    def __init__(
+        self,
+        model: DensePoseModel,
+        mode: PersonMode = "all",
+        batch_size: int = 8,
+        overlap: Overlap = "score",
+    ):
         _check_mode(mode)
-        self.model, self.mode, self.batch_size = model, mode, batch_size
+        if overlap not in OVERLAP_RULES:
+            raise ValueError(f"overlap: expected one of {OVERLAP_RULES}, got {overlap!r}")
+        self.model, self.mode, self.batch_size, self.overlap = model, mode, batch_size, overlap
 
     def identity(self) -> dict:
         weights = self.model.weights
@@ -101,6 +109,7 @@ class Detectron2Extractor:
         return {
             "source": self.source,
             "mode": self.mode,
+            "overlap": self.overlap,
             "config": cfg.dump(),
             "weights_sha256": weights.sha256 if weights else "random",
         }
@@ -119,7 +128,9 @@ class Detectron2Extractor:
                 positions.append(i)
             except ValueError as exc:
                 outcomes[i] = Extraction(key, [], "corrupt image", str(exc))
-        predicted = self.model.predict(images, self.mode, self.batch_size) if images else []
+        predicted = (
+            self.model.predict(images, self.mode, self.batch_size, self.overlap) if images else []
+        )
         for i, results in zip(positions, predicted, strict=True):
             outcomes[i] = Extraction.of(str(samples[i]["__key__"]), results)
         return [outcomes[i] for i in range(len(samples))]
