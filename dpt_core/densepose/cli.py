@@ -14,7 +14,16 @@ import typer
 from dpt_core import iuv, storage
 from dpt_core.cli_errors import fail
 from dpt_core.densepose.extractors import decode_image_rgb
-from dpt_core.densepose.options import DEFAULT_CONFIG, PERSON_MODES, SOURCES, ExtractOptions
+from dpt_core.densepose.options import (
+    DEFAULT_CONFIG,
+    DEFAULT_DETECTIONS,
+    DETECTION_PRESETS,
+    OVERLAP_RULES,
+    PERSON_MODES,
+    SOURCES,
+    ExtractOptions,
+    detection_settings,
+)
 from dpt_core.densepose.stage import extract_dataset, extract_shard
 from dpt_core.densepose.visualize import encode_png_rgb, panel, show_shard
 
@@ -37,6 +46,19 @@ def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
         raise ValueError(f"{option}: expected one of {', '.join(choices)}, got {value!r}")
 
 
+_DETECTIONS_HELP = "Which detections are people, by name: " + "; ".join(
+    f"{name} = score >= {p.score_threshold}, at most {p.max_people} per image, {p.about}"
+    for name, p in DETECTION_PRESETS.items()
+)
+_OVERLAP_HELP = (
+    "How people share a pixel with --people all: score = the higher detection score wins "
+    "the whole body pixel (ours); detectron = Detectron's _IUV.png writer: people scoring "
+    "> 0.65 only, in ascending score, each filling only I/U/V values still 0 (the "
+    "lower-scoring person keeps an overlap). For Detectron-era files: --detections "
+    "apply-net-dump --overlap detectron"
+)
+
+
 def extract(
     dataset_url: Annotated[str, typer.Argument(help="Dataset folder: ROOT/datasets/NAME")],
     source: Annotated[str, typer.Option(help=f"IUV source: {', '.join(SOURCES)}")] = "detectron2",
@@ -49,9 +71,22 @@ def extract(
     config: Annotated[str, typer.Option(help="Shipped config name or YAML path")] = DEFAULT_CONFIG,
     device: Annotated[str, typer.Option(help="cpu, cuda[:N] or auto")] = "cpu",
     people: Annotated[str, typer.Option(help=f"Which people: {', '.join(PERSON_MODES)}")] = "all",
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = 8,
-    score_threshold: Annotated[float, typer.Option(help="Minimum detection score")] = 0.8,
-    max_people: Annotated[int, typer.Option(help="Detections kept per image")] = 10,
+    overlap: Annotated[str, typer.Option(help=_OVERLAP_HELP)] = "score",
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            help="Images per forward pass; only same-size images share one (1 = exactly as "
+            "apply_net, which runs one image at a time; larger batches differ only by float "
+            "rounding of the convolution kernels)"
+        ),
+    ] = 8,
+    detections: Annotated[str, typer.Option(help=_DETECTIONS_HELP)] = DEFAULT_DETECTIONS,
+    score_threshold: Annotated[
+        float | None, typer.Option(help="Minimum detection score (overrides --detections)")
+    ] = None,
+    max_people: Annotated[
+        int | None, typer.Option(help="Detections kept per image (overrides --detections)")
+    ] = None,
     min_size: Annotated[
         int | None, typer.Option(help="Shorter side for inference (0 = native size)")
     ] = None,
@@ -64,10 +99,15 @@ def extract(
     try:
         _check_choice(source, SOURCES, "--source")
         _check_choice(people, PERSON_MODES, "--people")
+        _check_choice(overlap, OVERLAP_RULES, "--overlap")
+        _check_choice(detections, tuple(DETECTION_PRESETS), "--detections")
+        score_threshold, max_people = detection_settings(detections, score_threshold, max_people)
+        logger.info("people: score >= %s, at most %d per image", score_threshold, max_people)
         root, name = split_dataset_url(dataset_url)
         options = ExtractOptions(
             source=source,
             mode=people,  # type: ignore[arg-type]
+            overlap=overlap,  # type: ignore[arg-type]
             config=config,
             weights=weights,
             allow_pickle=trust_pickle,
