@@ -1,4 +1,5 @@
-"""Command-line entry points: ``dpt extract`` and ``dpt densepose show`` (registered by the lead).
+"""Command-line entry points: ``dpt extract``, ``dpt densepose configs`` and ``dpt densepose show``
+(registered by the lead).
 
 Errors a user can fix (missing files, bad options) end the command with one ``error:`` line.
 """
@@ -20,6 +21,7 @@ from dpt_core.densepose.options import (
     DETECTION_PRESETS,
     OVERLAP_RULES,
     PERSON_MODES,
+    SHIPPED_CONFIGS,
     SOURCES,
     ExtractOptions,
     detection_settings,
@@ -29,7 +31,9 @@ from dpt_core.densepose.visualize import encode_png_rgb, panel, show_shard
 
 logger = logging.getLogger(__name__)
 
-densepose_app = typer.Typer(help="DensePose tools: inspect IUV outputs.", no_args_is_help=True)
+densepose_app = typer.Typer(
+    help="DensePose tools: list configs, inspect IUV outputs.", no_args_is_help=True
+)
 
 
 def split_dataset_url(dataset_url: str) -> tuple[str, str]:
@@ -68,7 +72,9 @@ def extract(
     trust_pickle: Annotated[
         bool, typer.Option(help="Allow unpickling a model-zoo .pkl (only for files you trust)")
     ] = False,
-    config: Annotated[str, typer.Option(help="Shipped config name or YAML path")] = DEFAULT_CONFIG,
+    config: Annotated[
+        str, typer.Option(help="Shipped config name (dpt densepose configs) or YAML path")
+    ] = DEFAULT_CONFIG,
     device: Annotated[str, typer.Option(help="cpu, cuda[:N] or auto")] = "cpu",
     people: Annotated[str, typer.Option(help=f"Which people: {', '.join(PERSON_MODES)}")] = "all",
     overlap: Annotated[str, typer.Option(help=_OVERLAP_HELP)] = "score",
@@ -130,6 +136,13 @@ def extract(
     typer.echo(
         f"{len(summaries)} shards ({skipped} up to date): {done} IUV images, {failed} failures"
     )
+
+
+@densepose_app.command("configs")
+def configs() -> None:
+    """List the shipped DensePose R-CNN configs: every chart model of detectron2's model zoo."""
+    for name, about in SHIPPED_CONFIGS.items():
+        typer.echo(f"{name:38s} {about}")
 
 
 @densepose_app.command("show")

@@ -20,6 +20,14 @@ an overlap."""
 DETECTRON_IUV_MIN_SCORE = 0.65
 SOURCES: tuple[str, ...] = ("detectron2", "precomputed", "studio")
 DEFAULT_CONFIG = "densepose_rcnn_R_50_FPN_s1x"
+SHIPPED_CONFIGS: dict[str, str] = {  # every DensePose R-CNN chart model of the model zoo
+    "densepose_rcnn_R_50_FPN_s1x": "R50-FPN, 8-conv head + decoder (model 165712039)",
+    "densepose_rcnn_R_101_FPN_s1x": "R101-FPN, 8-conv head + decoder (model 165712084)",
+    "densepose_rcnn_R_50_FPN_DL_s1x": "R50-FPN, DeepLab head + decoder (model 165712097)",
+    "densepose_rcnn_R_101_FPN_DL_s1x": "R101-FPN, DeepLab head + decoder (model 165712116)",
+    "densepose_rcnn_R_50_FPN_s1x_legacy": "R50-FPN legacy, no decoder (model 164832157)",
+    "densepose_rcnn_R_101_FPN_s1x_legacy": "R101-FPN legacy, no decoder (model 164832182)",
+}
 
 
 @dataclass(frozen=True)

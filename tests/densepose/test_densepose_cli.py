@@ -81,6 +81,17 @@ def test_help_documents_both_detection_defaults_and_overlap_rules():
     assert "score = the higher detection score wins" in text and "_IUV.png writer" in text
 
 
+def test_configs_lists_every_shipped_config():
+    from dpt_core.densepose.config import CONFIG_DIR
+
+    result = _run("densepose", "configs")
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.output.strip().splitlines()]
+    yamls = sorted(p.stem for p in CONFIG_DIR.glob("densepose_rcnn_*.yaml"))
+    assert sorted(listed) == yamls and len(listed) == 6  # R50/R101 x (s1x, DL, legacy)
+    assert "densepose_rcnn_R_101_FPN_DL_s1x" in listed
+
+
 def test_pickle_weights_need_trust(studio_root, tmp_path):
     fake = tmp_path / "model_final_162be9.pkl"
     fake.write_bytes(b"\x80\x04N.")  # pickle of None: never unpickled without --trust-pickle
