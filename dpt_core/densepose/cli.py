@@ -62,6 +62,31 @@ _OVERLAP_HELP = (
     "apply-net-dump --overlap detectron"
 )
 
+_BATCH_HELP = (
+    "Images per forward pass; only same-size images share one (1 = exactly as apply_net, "
+    "which runs one image at a time; larger batches differ only by float rounding of the "
+    "convolution kernels)"
+)
+
+
+def _options(
+    people: str, overlap: str, detections: str, score: float | None, most: int | None, **rest
+) -> ExtractOptions:
+    """Check the choices, resolve the detection preset (explicit values win) and log it."""
+    _check_choice(rest["source"], SOURCES, "--source")
+    _check_choice(people, PERSON_MODES, "--people")
+    _check_choice(overlap, OVERLAP_RULES, "--overlap")
+    _check_choice(detections, tuple(DETECTION_PRESETS), "--detections")
+    score, most = detection_settings(detections, score, most)
+    logger.info("people: score >= %s, at most %d per image", score, most)
+    return ExtractOptions(
+        mode=people,  # type: ignore[arg-type]
+        overlap=overlap,  # type: ignore[arg-type]
+        score_threshold=score,
+        max_people=most,
+        **rest,
+    )
+
 
 def extract(
     dataset_url: Annotated[str, typer.Argument(help="Dataset folder: ROOT/datasets/NAME")],
@@ -78,14 +103,7 @@ def extract(
     device: Annotated[str, typer.Option(help="cpu, cuda[:N] or auto")] = "cpu",
     people: Annotated[str, typer.Option(help=f"Which people: {', '.join(PERSON_MODES)}")] = "all",
     overlap: Annotated[str, typer.Option(help=_OVERLAP_HELP)] = "score",
-    batch_size: Annotated[
-        int,
-        typer.Option(
-            help="Images per forward pass; only same-size images share one (1 = exactly as "
-            "apply_net, which runs one image at a time; larger batches differ only by float "
-            "rounding of the convolution kernels)"
-        ),
-    ] = 8,
+    batch_size: Annotated[int, typer.Option(help=_BATCH_HELP)] = 8,
     detections: Annotated[str, typer.Option(help=_DETECTIONS_HELP)] = DEFAULT_DETECTIONS,
     score_threshold: Annotated[
         float | None, typer.Option(help="Minimum detection score (overrides --detections)")
@@ -103,27 +121,12 @@ def extract(
 ) -> None:
     """Extract IUV shards for a dataset: ROOT/densepose/NAME/SOURCE/NAME-NNNNN.tar + .parquet."""
     try:
-        _check_choice(source, SOURCES, "--source")
-        _check_choice(people, PERSON_MODES, "--people")
-        _check_choice(overlap, OVERLAP_RULES, "--overlap")
-        _check_choice(detections, tuple(DETECTION_PRESETS), "--detections")
-        score_threshold, max_people = detection_settings(detections, score_threshold, max_people)
-        logger.info("people: score >= %s, at most %d per image", score_threshold, max_people)
+        options = _options(
+            people, overlap, detections, score_threshold, max_people,
+            source=source, config=config, weights=weights, allow_pickle=trust_pickle,
+            device=device, batch_size=batch_size, min_size=min_size, precomputed_url=precomputed,
+        )  # fmt: skip
         root, name = split_dataset_url(dataset_url)
-        options = ExtractOptions(
-            source=source,
-            mode=people,  # type: ignore[arg-type]
-            overlap=overlap,  # type: ignore[arg-type]
-            config=config,
-            weights=weights,
-            allow_pickle=trust_pickle,
-            device=device,
-            batch_size=batch_size,
-            score_threshold=score_threshold,
-            max_people=max_people,
-            min_size=min_size,
-            precomputed_url=precomputed,
-        )
         if shard:
             summaries = [extract_shard(root, name, i, options) for i in shard]
         else:
