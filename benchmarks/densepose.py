@@ -1,7 +1,8 @@
 """DensePose extraction benchmark: bare detectron2 forward vs our full shard → IUV-shard stage.
 
-Runs DensePose R-CNN R_50_FPN_s1x (random weights saved in the official .pth format, so the
-numbers measure compute, not accuracy) on studio renders at SIZE×SIZE:
+Runs DensePose R-CNN R_50_FPN_s1x and its DeepLab-head variant R_50_FPN_DL_s1x (random weights
+saved in the official .pth format, so the numbers measure compute, not accuracy) on studio
+renders at SIZE×SIZE:
 
 * images/s of the bare forward (``DensePoseModel.forward``) at batch 1 and batch 8;
 * images/s of our whole extraction of one shard (read tar, decode, forward, post-process to
@@ -9,7 +10,8 @@ numbers measure compute, not accuracy) on studio renders at SIZE×SIZE:
   on the same images (goal: ≤ 1.5×).
 
 Usage: ``.venv/bin/python benchmarks/densepose.py [--images 8] [--size 256] [--repeats 2]
-[--device cpu] [--json out.json]``. Every image gets exactly one person (one detection).
+[--device cpu] [--config NAME ...] [--json out.json] [--quick]``. Every image gets exactly one
+person (one detection).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from dpt_core.densepose.stage import extract_shard
 from dpt_core.studio.render import render_samples
 
 NAME = "bench"
+DEFAULT_CONFIGS = ("densepose_rcnn_R_50_FPN_s1x", "densepose_rcnn_R_50_FPN_DL_s1x")
 
 
 def _once(fn: Callable[[], object]) -> tuple[float, float]:
@@ -99,25 +102,17 @@ def _extraction(root: Path, options: ExtractOptions, extractor) -> Callable[[], 
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=8)
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-
+def _bench_config(config: str, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="dpt-bench-") as tmp:
         root = Path(tmp)
-        weights = str(root / "densepose_rcnn_R_50_FPN_s1x_random.pth")
-        save_random_weights(weights)
+        weights = str(root / f"{config}_random.pth")
+        save_random_weights(weights, config)
         options = ExtractOptions(
-            source="detectron2", weights=weights, device=args.device, batch_size=8,
-            score_threshold=0.5, max_people=1, min_size=0,
+            source="detectron2", config=config, weights=weights, device=args.device,
+            batch_size=8, score_threshold=0.5, max_people=1, min_size=0,
         )  # fmt: skip
         model = DensePoseModel.build(
-            weights=weights, device=args.device, overrides=options.overrides()
+            config, weights=weights, device=args.device, overrides=options.overrides()
         )
         keys, images, iuvs = _studio(args.images, args.size)
         _write_dataset(root, keys, images, iuvs)
@@ -130,12 +125,12 @@ def main() -> None:
             },
             args.repeats,
         )
-
     n = len(images)
     (bare1, _), (bare8, bare8_cpu), (full8, full8_cpu) = (
         timings[k] for k in ("bare1", "bare8", "full8")
     )
-    report = {
+    return {
+        "config": config,
         "device": args.device,
         "torch_threads": torch.get_num_threads(),
         "images": n,
@@ -146,10 +141,28 @@ def main() -> None:
         "extraction_over_bare_forward_batch8_wall": full8 / bare8,
         "extraction_over_bare_forward_batch8_cpu": full8_cpu / bare8_cpu,
     }
-    for key, value in report.items():
-        print(f"{key:40s} {value:.3f}" if isinstance(value, float) else f"{key:40s} {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=8)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--config", action="append", default=None, help="repeatable")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true", help="2 images at 128 px, 1 repeat")
+    args = parser.parse_args()
+    if args.quick:
+        args.images, args.size, args.repeats = 2, 128, 1
+
+    reports = [_bench_config(c, args) for c in args.config or DEFAULT_CONFIGS]
+    for report in reports:
+        for key, value in report.items():
+            print(f"{key:40s} {value:.3f}" if isinstance(value, float) else f"{key:40s} {value}")
+        print()
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1))
+        args.json.write_text(json.dumps(reports, indent=1))
 
 
 if __name__ == "__main__":

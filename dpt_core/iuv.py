@@ -4,7 +4,10 @@ An IUV image is an ``(H, W, 3)`` uint8 array laid out exactly as ``cv2.imread`` 
 DensePose's own IUV PNG files:
 
 * ``iuv_hw3[..., 0] = I``: body part id, 0 = background, 1..24 = parts (see ``PART_NAMES``);
-* ``iuv_hw3[..., 1] = round(U * 255)``, ``iuv_hw3[..., 2] = round(V * 255)``: chart coordinates.
+* ``iuv_hw3[..., 1] = trunc(U * 255)``, ``iuv_hw3[..., 2] = trunc(V * 255)``: chart coordinates,
+  quantised as detectron2's DensePose (``quantize_densepose_chart_result``: float32
+  ``(uv * 255).clamp(0, 255)`` cast to uint8) and Detectron's ``_IUV.png`` writer
+  (``astype(np.uint8)``) do: truncated, not rounded (see :func:`quantize_uv`).
 
 cv2 stores channel 0 as blue, so PIL's RGB view of the same file is R = V, G = U, B = I.
 This module is the only place that reads or writes IUV files.
@@ -163,27 +166,37 @@ def _check_float_inputs(labels_hw: np.ndarray, u_hw: np.ndarray, v_hw: np.ndarra
             raise ValueError(f"{name}: coordinates on the body must lie in [0, 1] (NaN refused)")
 
 
+def quantize_uv(coord: np.ndarray) -> np.ndarray:
+    """Chart coordinates in [0, 1] (any shape, float) → uint8 levels, as DensePose does it.
+
+    ``coord`` is cast to float32, multiplied by 255 in float32, clamped to [0, 255] and
+    truncated toward zero: 0.999 → 254, 0.5 → 127, 1/255 → 1. NaN becomes 0.
+    """
+    scaled = np.asarray(coord, dtype=np.float32) * np.float32(255.0)
+    return np.nan_to_num(scaled, nan=0.0).clip(0.0, 255.0).astype(np.uint8)
+
+
 def iuv_from_float(labels_hw: np.ndarray, u_hw: np.ndarray, v_hw: np.ndarray) -> np.ndarray:
     """Quantise part labels and float chart coordinates into an IUV image.
 
     ``labels_hw``: (H, W) integer in 0..24; ``u_hw``, ``v_hw``: (H, W) float in [0, 1] on the
-    body (ignored, even NaN, where the label is 0). Returns (H, W, 3) uint8, U/V 0 on background.
+    body (ignored, even NaN, where the label is 0). Returns (H, W, 3) uint8, U/V 0 on
+    background, U/V levels from :func:`quantize_uv`.
     """
     _check_float_inputs(labels_hw, u_hw, v_hw)
     fg = labels_hw > 0
     iuv_hw3 = np.zeros((*labels_hw.shape, 3), dtype=np.uint8)
     iuv_hw3[..., 0] = labels_hw
     for channel, coord in ((1, u_hw), (2, v_hw)):
-        on_body = np.where(fg, coord.astype(np.float64), 0.0)
-        iuv_hw3[..., channel] = np.rint(on_body * 255.0)
+        iuv_hw3[..., channel] = np.where(fg, quantize_uv(coord), 0)
     return iuv_hw3
 
 
 def iuv_to_float(iuv_hw3: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split an IUV image into (labels (H, W) uint8, u (H, W) float32, v (H, W) float32).
 
-    u and v are in [0, 1]; they differ from the values quantised by ``iuv_from_float`` by at
-    most 0.5/255.
+    u and v are ``level / 255`` in [0, 1]. Quantisation truncates, so a value ``x`` given to
+    ``iuv_from_float`` comes back as ``x - d`` with ``0 <= d < 1/255`` (up to float32 rounding).
     """
     validate_iuv(iuv_hw3, "iuv_hw3")
     labels_hw = iuv_hw3[..., 0].copy()

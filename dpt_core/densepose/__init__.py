@@ -1,7 +1,7 @@
 """DensePose R-CNN on detectron2, other IUV sources, and the extract-densepose stage.
 
-Modules by role: ``config`` (DensePose config fields, shipped YAML), ``heads`` / ``roi_heads``
-(the network, official key names, explicit :func:`register_densepose`), ``weights``
+Modules by role: ``config`` (DensePose config fields, shipped YAML), ``heads`` / ``deeplab`` /
+``roi_heads`` (the network, official key names, explicit :func:`register_densepose`), ``weights``
 (.pth / model-zoo .pkl loading), ``model`` (batched inference), ``postprocess`` (outputs →
 IUV), ``precomputed`` and ``extractors`` (IUV sources), ``records`` / ``stage`` (results, shards and
 manifests), ``visualize`` and ``cli``.
@@ -18,6 +18,7 @@ _EXPORTS = {
     "DensePoseModel": "dpt_core.densepose.model",
     "register_densepose": "dpt_core.densepose.roi_heads",
     "DensePoseROIHeads": "dpt_core.densepose.roi_heads",
+    "DensePoseDeepLabHead": "dpt_core.densepose.deeplab",
     "load_config": "dpt_core.densepose.config",
     "load_weights": "dpt_core.densepose.weights",
     "save_weights": "dpt_core.densepose.weights",

@@ -1,4 +1,5 @@
-"""Command-line entry points: ``dpt extract`` and ``dpt densepose show`` (registered by the lead).
+"""Command-line entry points: ``dpt extract``, ``dpt densepose configs`` and ``dpt densepose show``
+(registered by the lead).
 
 Errors a user can fix (missing files, bad options) end the command with one ``error:`` line.
 """
@@ -14,13 +15,25 @@ import typer
 from dpt_core import iuv, storage
 from dpt_core.cli_errors import fail
 from dpt_core.densepose.extractors import decode_image_rgb
-from dpt_core.densepose.options import DEFAULT_CONFIG, PERSON_MODES, SOURCES, ExtractOptions
+from dpt_core.densepose.options import (
+    DEFAULT_CONFIG,
+    DEFAULT_DETECTIONS,
+    DETECTION_PRESETS,
+    OVERLAP_RULES,
+    PERSON_MODES,
+    SHIPPED_CONFIGS,
+    SOURCES,
+    ExtractOptions,
+    detection_settings,
+)
 from dpt_core.densepose.stage import extract_dataset, extract_shard
 from dpt_core.densepose.visualize import encode_png_rgb, panel, show_shard
 
 logger = logging.getLogger(__name__)
 
-densepose_app = typer.Typer(help="DensePose tools: inspect IUV outputs.", no_args_is_help=True)
+densepose_app = typer.Typer(
+    help="DensePose tools: list configs, inspect IUV outputs.", no_args_is_help=True
+)
 
 
 def split_dataset_url(dataset_url: str) -> tuple[str, str]:
@@ -37,6 +50,44 @@ def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
         raise ValueError(f"{option}: expected one of {', '.join(choices)}, got {value!r}")
 
 
+_DETECTIONS_HELP = "Which detections are people, by name: " + "; ".join(
+    f"{name} = score >= {p.score_threshold}, at most {p.max_people} per image, {p.about}"
+    for name, p in DETECTION_PRESETS.items()
+)
+_OVERLAP_HELP = (
+    "How people share a pixel with --people all: score = the higher detection score wins "
+    "the whole body pixel (ours); detectron = Detectron's _IUV.png writer: people scoring "
+    "> 0.65 only, in ascending score, each filling only I/U/V values still 0 (the "
+    "lower-scoring person keeps an overlap). For Detectron-era files: --detections "
+    "apply-net-dump --overlap detectron"
+)
+
+_BATCH_HELP = (
+    "Images per forward pass; only same-size images share one (1 = exactly as apply_net, "
+    "which runs one image at a time; larger batches differ only by float rounding of the "
+    "convolution kernels)"
+)
+
+
+def _options(
+    people: str, overlap: str, detections: str, score: float | None, most: int | None, **rest
+) -> ExtractOptions:
+    """Check the choices, resolve the detection preset (explicit values win) and log it."""
+    _check_choice(rest["source"], SOURCES, "--source")
+    _check_choice(people, PERSON_MODES, "--people")
+    _check_choice(overlap, OVERLAP_RULES, "--overlap")
+    _check_choice(detections, tuple(DETECTION_PRESETS), "--detections")
+    score, most = detection_settings(detections, score, most)
+    logger.info("people: score >= %s, at most %d per image", score, most)
+    return ExtractOptions(
+        mode=people,  # type: ignore[arg-type]
+        overlap=overlap,  # type: ignore[arg-type]
+        score_threshold=score,
+        max_people=most,
+        **rest,
+    )
+
+
 def extract(
     dataset_url: Annotated[str, typer.Argument(help="Dataset folder: ROOT/datasets/NAME")],
     source: Annotated[str, typer.Option(help=f"IUV source: {', '.join(SOURCES)}")] = "detectron2",
@@ -46,12 +97,20 @@ def extract(
     trust_pickle: Annotated[
         bool, typer.Option(help="Allow unpickling a model-zoo .pkl (only for files you trust)")
     ] = False,
-    config: Annotated[str, typer.Option(help="Shipped config name or YAML path")] = DEFAULT_CONFIG,
+    config: Annotated[
+        str, typer.Option(help="Shipped config name (dpt densepose configs) or YAML path")
+    ] = DEFAULT_CONFIG,
     device: Annotated[str, typer.Option(help="cpu, cuda[:N] or auto")] = "cpu",
     people: Annotated[str, typer.Option(help=f"Which people: {', '.join(PERSON_MODES)}")] = "all",
-    batch_size: Annotated[int, typer.Option(help="Images per forward pass")] = 8,
-    score_threshold: Annotated[float, typer.Option(help="Minimum detection score")] = 0.8,
-    max_people: Annotated[int, typer.Option(help="Detections kept per image")] = 10,
+    overlap: Annotated[str, typer.Option(help=_OVERLAP_HELP)] = "score",
+    batch_size: Annotated[int, typer.Option(help=_BATCH_HELP)] = 8,
+    detections: Annotated[str, typer.Option(help=_DETECTIONS_HELP)] = DEFAULT_DETECTIONS,
+    score_threshold: Annotated[
+        float | None, typer.Option(help="Minimum detection score (overrides --detections)")
+    ] = None,
+    max_people: Annotated[
+        int | None, typer.Option(help="Detections kept per image (overrides --detections)")
+    ] = None,
     min_size: Annotated[
         int | None, typer.Option(help="Shorter side for inference (0 = native size)")
     ] = None,
@@ -62,22 +121,12 @@ def extract(
 ) -> None:
     """Extract IUV shards for a dataset: ROOT/densepose/NAME/SOURCE/NAME-NNNNN.tar + .parquet."""
     try:
-        _check_choice(source, SOURCES, "--source")
-        _check_choice(people, PERSON_MODES, "--people")
+        options = _options(
+            people, overlap, detections, score_threshold, max_people,
+            source=source, config=config, weights=weights, allow_pickle=trust_pickle,
+            device=device, batch_size=batch_size, min_size=min_size, precomputed_url=precomputed,
+        )  # fmt: skip
         root, name = split_dataset_url(dataset_url)
-        options = ExtractOptions(
-            source=source,
-            mode=people,  # type: ignore[arg-type]
-            config=config,
-            weights=weights,
-            allow_pickle=trust_pickle,
-            device=device,
-            batch_size=batch_size,
-            score_threshold=score_threshold,
-            max_people=max_people,
-            min_size=min_size,
-            precomputed_url=precomputed,
-        )
         if shard:
             summaries = [extract_shard(root, name, i, options) for i in shard]
         else:
@@ -90,6 +139,13 @@ def extract(
     typer.echo(
         f"{len(summaries)} shards ({skipped} up to date): {done} IUV images, {failed} failures"
     )
+
+
+@densepose_app.command("configs")
+def configs() -> None:
+    """List the shipped DensePose R-CNN configs: every chart model of detectron2's model zoo."""
+    for name, about in SHIPPED_CONFIGS.items():
+        typer.echo(f"{name:38s} {about}")
 
 
 @densepose_app.command("show")

@@ -2,8 +2,8 @@
 
 The DensePose fields live under ``MODEL.ROI_DENSEPOSE_HEAD`` with the names detectron2's
 DensePose project uses, so its YAML files (and ours in ``configs/densepose/``) merge unchanged.
-Only the chart-based model is implemented: the 8-conv head, the chart predictor and the
-Panoptic-FPN decoder; UV/segmentation confidences and DeepLab heads are refused clearly.
+Only the chart-based models are implemented: the 8-conv and DeepLab heads, the chart predictor
+and the Panoptic-FPN decoder; UV/segmentation confidences (WC models) are refused clearly.
 """
 
 from __future__ import annotations
@@ -17,17 +17,12 @@ import yaml
 from detectron2.config import CfgNode, get_cfg
 
 from dpt_core import storage
-from dpt_core.densepose.options import DEFAULT_CONFIG
+from dpt_core.densepose.options import DEFAULT_CONFIG, SHIPPED_CONFIGS
 
 logger = logging.getLogger(__name__)
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "densepose"
-SHIPPED_CONFIGS = (
-    "densepose_rcnn_R_50_FPN_s1x",
-    "densepose_rcnn_R_101_FPN_s1x",
-    "densepose_rcnn_R_50_FPN_s1x_legacy",
-    "densepose_rcnn_R_101_FPN_s1x_legacy",
-)
+HEAD_NAMES = ("DensePoseV1ConvXHead", "DensePoseDeepLabHead")
 _MAX_BASE_DEPTH = 8
 
 
@@ -60,6 +55,7 @@ def add_densepose_config(cfg: CfgNode) -> None:
     head.DECODER_CONV_DIMS = 256
     head.DECODER_NORM = ""
     head.DECODER_COMMON_STRIDE = 4
+    head.DEEPLAB = CfgNode({"NORM": "GN", "NONLOCAL_ON": 0})  # DensePoseDeepLabHead
     head.UV_CONFIDENCE = CfgNode({"ENABLED": False, "EPSILON": 0.01, "TYPE": "iid_iso"})
     head.SEGM_CONFIDENCE = CfgNode({"ENABLED": False, "EPSILON": 0.01})
 
@@ -144,8 +140,10 @@ def check_config(cfg: CfgNode) -> None:
     problems = []
     if cfg.MODEL.ROI_HEADS.NAME != "DensePoseROIHeads" or not cfg.MODEL.DENSEPOSE_ON:
         problems.append("MODEL.ROI_HEADS.NAME must be DensePoseROIHeads with DENSEPOSE_ON")
-    if head.NAME != "DensePoseV1ConvXHead":
-        problems.append(f"head {head.NAME!r} is not built (only DensePoseV1ConvXHead)")
+    if head.NAME not in HEAD_NAMES:
+        problems.append(f"head {head.NAME!r} is not built (only {', '.join(HEAD_NAMES)})")
+    if head.NAME == "DensePoseDeepLabHead" and head.DEEPLAB.NORM not in ("GN", ""):
+        problems.append(f"DEEPLAB.NORM must be 'GN' or '', not {head.DEEPLAB.NORM!r}")
     if head.PREDICTOR_NAME != "DensePoseChartPredictor":
         problems.append(f"predictor {head.PREDICTOR_NAME!r} is not built")
     if head.UV_CONFIDENCE.ENABLED or head.SEGM_CONFIDENCE.ENABLED:

@@ -12,13 +12,12 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from dpt_core import iuv
 from dpt_core.data.images import NormalizeOptions
-from dpt_core.densepose.options import PERSON_MODES, PersonMode
+from dpt_core.densepose.options import OVERLAP_RULES, PERSON_MODES, Overlap, PersonMode
 from dpt_core.densepose.precomputed import PrecomputedFiles, results_from_iuv
 from dpt_core.densepose.records import Extraction
 
@@ -57,31 +56,74 @@ def _image_bytes(sample: Sample) -> bytes | None:
     return None
 
 
-def _check_pixels(data: bytes) -> None:
-    """ValueError when the image header claims more than ``MAX_IMAGE_PIXELS`` pixels."""
+_EXIF_ORIENTATION = 0x0112
+_EXIF_TRANSPOSE = {  # EXIF orientation → the transpose that shows the photo upright
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_SWAPS_SIDES = {
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+    Image.Transpose.ROTATE_270,
+}
+
+
+def _exif_transpose(img: Image.Image) -> Image.Transpose | None:
+    """The transpose for ``img``'s EXIF orientation; None when upright or unreadable."""
+    try:
+        orientation = img.getexif().get(_EXIF_ORIENTATION)
+    except Exception:  # broken EXIF: shown as stored, as detectron2 does
+        return None
+    return _EXIF_TRANSPOSE.get(orientation)
+
+
+def _open_header(data: bytes) -> Image.Image:
+    """PIL image opened lazily (header only); ValueError when unreadable or over the limit."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:  # header only
-                width, height = img.size
+            img = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ValueError(f"image refused unread: {exc}") from None
-    except Exception:  # not an image PIL knows: cv2 has the last word
-        return
+    except Exception as exc:
+        raise ValueError(f"undecodable image ({type(exc).__name__}: {exc})") from None
+    width, height = img.size
     if width * height > MAX_IMAGE_PIXELS:
         raise ValueError(
             f"{width}x{height} image exceeds {MAX_IMAGE_PIXELS} pixels (refused unread)"
         )
+    return img
 
 
 def decode_image_rgb(data: bytes) -> np.ndarray:
-    """Decode PNG/JPEG bytes to (H, W, 3) uint8 RGB; ValueError if undecodable or larger than
-    ``MAX_IMAGE_PIXELS`` (checked from the header, before decoding)."""
-    _check_pixels(data)
-    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("undecodable image")
-    return np.ascontiguousarray(bgr[..., ::-1])
+    """Decode image bytes to (H, W, 3) uint8 RGB exactly as detectron2's ``read_image`` does.
+
+    PIL decodes, the EXIF orientation is applied (a rotated phone photo comes out upright)
+    and ``convert("RGB")`` gives 8-bit RGB. ValueError if undecodable or larger than
+    ``MAX_IMAGE_PIXELS`` (checked from the header, before decoding).
+    """
+    img = _open_header(data)
+    try:
+        img.load()
+        method = _exif_transpose(img)
+        upright = img.transpose(method) if method is not None else img
+        return np.array(upright.convert("RGB"), dtype=np.uint8)
+    except Exception as exc:  # untrusted bytes: any decoder error is a bad image
+        raise ValueError(f"undecodable image ({type(exc).__name__}: {exc})") from None
+
+
+def image_size_hw(data: bytes) -> tuple[int, int]:
+    """(H, W) that :func:`decode_image_rgb` gives ``data``, from the header and EXIF only."""
+    img = _open_header(data)
+    method = _exif_transpose(img)
+    return (img.width, img.height) if method in _SWAPS_SIDES else (img.height, img.width)
 
 
 class Detectron2Extractor:
@@ -89,9 +131,17 @@ class Detectron2Extractor:
 
     source = "detectron2"
 
-    def __init__(self, model: DensePoseModel, mode: PersonMode = "all", batch_size: int = 8):
+    def __init__(
+        self,
+        model: DensePoseModel,
+        mode: PersonMode = "all",
+        batch_size: int = 8,
+        overlap: Overlap = "score",
+    ):
         _check_mode(mode)
-        self.model, self.mode, self.batch_size = model, mode, batch_size
+        if overlap not in OVERLAP_RULES:
+            raise ValueError(f"overlap: expected one of {OVERLAP_RULES}, got {overlap!r}")
+        self.model, self.mode, self.batch_size, self.overlap = model, mode, batch_size, overlap
 
     def identity(self) -> dict:
         weights = self.model.weights
@@ -101,6 +151,7 @@ class Detectron2Extractor:
         return {
             "source": self.source,
             "mode": self.mode,
+            "overlap": self.overlap,
             "config": cfg.dump(),
             "weights_sha256": weights.sha256 if weights else "random",
         }
@@ -119,7 +170,9 @@ class Detectron2Extractor:
                 positions.append(i)
             except ValueError as exc:
                 outcomes[i] = Extraction(key, [], "corrupt image", str(exc))
-        predicted = self.model.predict(images, self.mode, self.batch_size) if images else []
+        predicted = (
+            self.model.predict(images, self.mode, self.batch_size, self.overlap) if images else []
+        )
         for i, results in zip(positions, predicted, strict=True):
             outcomes[i] = Extraction.of(str(samples[i]["__key__"]), results)
         return [outcomes[i] for i in range(len(samples))]
@@ -127,10 +180,7 @@ class Detectron2Extractor:
 
 def _image_hw(sample: Sample) -> tuple[int, int] | None:
     data = _image_bytes(sample)
-    if data is None:
-        return None
-    with Image.open(io.BytesIO(data)) as img:  # header only
-        return img.height, img.width
+    return None if data is None else image_size_hw(data)
 
 
 class PrecomputedExtractor:

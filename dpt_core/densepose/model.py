@@ -16,7 +16,7 @@ from detectron2.structures import Instances
 
 from dpt_core import storage
 from dpt_core.densepose.config import load_config
-from dpt_core.densepose.options import DEFAULT_CONFIG, PersonMode
+from dpt_core.densepose.options import DEFAULT_CONFIG, Overlap, PersonMode
 from dpt_core.densepose.postprocess import DensePoseResult, chart_outputs_to_iuv
 from dpt_core.densepose.roi_heads import register_densepose
 from dpt_core.densepose.weights import WeightsInfo, load_weights, save_weights
@@ -46,7 +46,8 @@ def _check_image(image_rgb: np.ndarray, index: int) -> None:
 class DensePoseModel:
     """A built (and usually weight-loaded) DensePose R-CNN in eval mode.
 
-    ``forward`` is the bare detectron2 inference; ``predict`` adds our IUV post-processing.
+    ``forward`` is the bare detectron2 inference; ``predict`` adds same-size batching and our
+    IUV post-processing.
     """
 
     def __init__(self, model: torch.nn.Module, cfg: CfgNode, weights: WeightsInfo | None):
@@ -113,24 +114,47 @@ class DensePoseModel:
         images_rgb: Sequence[np.ndarray],
         mode: PersonMode = "all",
         batch_size: int = 8,
+        overlap: Overlap = "score",
     ) -> list[list[DensePoseResult]]:
-        """IUV results per image (see ``chart_outputs_to_iuv``), in batches of ``batch_size``."""
+        """IUV results per image, in input order (see ``chart_outputs_to_iuv``).
+
+        Only images of the same size share a forward pass (up to ``batch_size``): detectron2
+        pads a batch to its largest image, which would change features near the right and
+        bottom edges of the smaller ones, so mixing sizes would make results depend on the
+        batch.
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size: expected ≥ 1, got {batch_size}")
-        results: list[list[DensePoseResult]] = []
-        for start in range(0, len(images_rgb), batch_size):
-            batch = list(images_rgb[start : start + batch_size])
-            for image, inst in zip(batch, self.forward(batch), strict=True):
-                results.append(
-                    chart_outputs_to_iuv(
-                        inst.pred_densepose,
-                        inst.pred_boxes.tensor,
-                        inst.scores,
-                        image.shape[:2],
-                        mode,
-                    )
+        for i, image in enumerate(images_rgb):
+            _check_image(image, i)
+        results: dict[int, list[DensePoseResult]] = {}
+        for indices in same_size_batches(images_rgb, batch_size):
+            batch = [images_rgb[i] for i in indices]
+            for i, image, inst in zip(indices, batch, self.forward(batch), strict=True):
+                results[i] = chart_outputs_to_iuv(
+                    inst.pred_densepose,
+                    inst.pred_boxes.tensor,
+                    inst.scores,
+                    image.shape[:2],
+                    mode,
+                    overlap,
                 )
-        return results
+        return [results[i] for i in range(len(images_rgb))]
+
+
+def same_size_batches(images: Sequence[np.ndarray], batch_size: int) -> list[list[int]]:
+    """Indices of ``images`` in batches of at most ``batch_size`` images of one (H, W).
+
+    Sizes come in order of first appearance, indices ascending within a size.
+    """
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i, image in enumerate(images):
+        by_size.setdefault(tuple(image.shape[:2]), []).append(i)
+    return [
+        group[start : start + batch_size]
+        for group in by_size.values()
+        for start in range(0, len(group), batch_size)
+    ]
 
 
 def save_random_weights(

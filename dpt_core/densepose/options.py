@@ -10,8 +10,62 @@ from typing import Literal
 
 PersonMode = Literal["all", "largest", "each"]
 PERSON_MODES: tuple[str, ...] = ("all", "largest", "each")
+Overlap = Literal["score", "detectron"]
+OVERLAP_RULES: tuple[str, ...] = ("score", "detectron")
+"""How people "all" in one IUV share a pixel: ``score`` — the higher detection score wins
+every channel of a body pixel (ours); ``detectron`` — Detectron's ``_IUV.png`` writer: only
+people scoring above ``DETECTRON_IUV_MIN_SCORE``, visited in ascending score, each filling only
+the IUV values (channel by channel) that are still 0, so the first (lower-scoring) one keeps
+an overlap."""
+DETECTRON_IUV_MIN_SCORE = 0.65
 SOURCES: tuple[str, ...] = ("detectron2", "precomputed", "studio")
 DEFAULT_CONFIG = "densepose_rcnn_R_50_FPN_s1x"
+SHIPPED_CONFIGS: dict[str, str] = {  # every DensePose R-CNN chart model of the model zoo
+    "densepose_rcnn_R_50_FPN_s1x": "R50-FPN, 8-conv head + decoder (model 165712039)",
+    "densepose_rcnn_R_101_FPN_s1x": "R101-FPN, 8-conv head + decoder (model 165712084)",
+    "densepose_rcnn_R_50_FPN_DL_s1x": "R50-FPN, DeepLab head + decoder (model 165712097)",
+    "densepose_rcnn_R_101_FPN_DL_s1x": "R101-FPN, DeepLab head + decoder (model 165712116)",
+    "densepose_rcnn_R_50_FPN_s1x_legacy": "R50-FPN legacy, no decoder (model 164832157)",
+    "densepose_rcnn_R_101_FPN_s1x_legacy": "R101-FPN legacy, no decoder (model 164832182)",
+}
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Which detections become people: score ≥ ``score_threshold``
+    (``MODEL.ROI_HEADS.SCORE_THRESH_TEST``), at most ``max_people`` per image
+    (``TEST.DETECTIONS_PER_IMAGE``); ``about`` says where the values come from."""
+
+    score_threshold: float
+    max_people: int
+    about: str
+
+
+DETECTION_PRESETS: dict[str, Detections] = {
+    "dpt": Detections(0.8, 10, "ours: confident people only, close to apply_net.py show"),
+    "apply-net-dump": Detections(
+        0.05, 100, "what apply_net.py dump and Detectron keep: the detector defaults"
+    ),
+    "apply-net-show": Detections(0.8, 100, "apply_net.py show with its default --min_score 0.8"),
+}
+DEFAULT_DETECTIONS = "dpt"
+
+
+def detection_settings(
+    preset: str = DEFAULT_DETECTIONS,
+    score_threshold: float | None = None,
+    max_people: int | None = None,
+) -> tuple[float, int]:
+    """(score threshold, max people) of a ``DETECTION_PRESETS`` name; explicit values win."""
+    if preset not in DETECTION_PRESETS:
+        raise ValueError(
+            f"detections: expected one of {', '.join(DETECTION_PRESETS)}, got {preset!r}"
+        )
+    chosen = DETECTION_PRESETS[preset]
+    return (
+        chosen.score_threshold if score_threshold is None else score_threshold,
+        chosen.max_people if max_people is None else max_people,
+    )
 
 
 @dataclass(frozen=True)
@@ -21,20 +75,23 @@ class ExtractOptions:
     ``source``: detectron2 (needs ``weights``, a .pth/.pkl path or URL; a .pkl also needs
     ``allow_pickle``), precomputed (needs ``precomputed_url``, a folder of IUV files) or
     studio (ground truth in the shards). ``mode``: all people in one IUV, the largest only,
-    or one IUV each. ``min_size`` overrides ``INPUT.MIN_SIZE_TEST`` (0 = native size),
+    or one IUV each; ``overlap`` how people share a pixel in mode all (``OVERLAP_RULES``,
+    detectron2 source only). ``min_size`` overrides ``INPUT.MIN_SIZE_TEST`` (0 = native size),
     ``max_people`` ``TEST.DETECTIONS_PER_IMAGE``, ``score_threshold``
-    ``MODEL.ROI_HEADS.SCORE_THRESH_TEST``.
+    ``MODEL.ROI_HEADS.SCORE_THRESH_TEST``; their defaults are the ``"dpt"`` preset of
+    ``DETECTION_PRESETS``.
     """
 
     source: str = "studio"
     mode: PersonMode = "all"
+    overlap: Overlap = "score"
     config: str = DEFAULT_CONFIG
     weights: str | None = None
     allow_pickle: bool = False
     device: str = "cpu"
     batch_size: int = 8
-    score_threshold: float = 0.8
-    max_people: int = 10
+    score_threshold: float = DETECTION_PRESETS[DEFAULT_DETECTIONS].score_threshold
+    max_people: int = DETECTION_PRESETS[DEFAULT_DETECTIONS].max_people
     min_size: int | None = None
     precomputed_url: str | None = None
 
@@ -43,6 +100,13 @@ class ExtractOptions:
             raise ValueError(f"source: expected one of {SOURCES}, got {self.source!r}")
         if self.mode not in PERSON_MODES:
             raise ValueError(f"mode: expected one of {PERSON_MODES}, got {self.mode!r}")
+        if self.overlap not in OVERLAP_RULES:
+            raise ValueError(f"overlap: expected one of {OVERLAP_RULES}, got {self.overlap!r}")
+        if self.overlap != "score" and (self.mode != "all" or self.source != "detectron2"):
+            raise ValueError(
+                f"overlap: {self.overlap!r} combines detected people: it needs source "
+                f"'detectron2' and mode 'all' (got {self.source!r}, {self.mode!r})"
+            )
         if self.batch_size < 1 or self.max_people < 1:
             raise ValueError("batch_size and max_people must be >= 1")
         if not 0.0 <= self.score_threshold <= 1.0:

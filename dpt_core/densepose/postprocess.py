@@ -1,32 +1,55 @@
 """DensePose chart outputs → IUV images in our convention (``dpt_core.iuv``).
 
 Per detected person, the box-sized outputs are resized bilinearly (``align_corners=False``) to
-the integer box ``(int(x0), int(y0), max(int(w), 1), max(int(h), 1))``; the part label is
-``argmax(fine)`` where ``argmax(coarse) > 0`` (0 elsewhere) and U, V are read in the chosen
-part's channel, clamped to [0, 1]. People are pasted into the image in ascending score order,
-so where bodies overlap the higher-scoring person wins.
+the integer box of :func:`int_box_xywh`; the part label is ``argmax(fine)`` where
+``argmax(coarse) > 0`` (0 elsewhere) and U, V are read in the chosen part's channel, clamped
+to [0, 1] — detectron2's ``densepose_chart_predictor_output_to_result``. People sharing one IUV
+(mode ``"all"``) are combined by an overlap rule (``options.OVERLAP_RULES``): by default the
+higher-scoring person wins a body pixel; ``"detectron"`` is Detectron's ``_IUV.png`` writer.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from dpt_core import iuv
-from dpt_core.densepose.options import PERSON_MODES, PersonMode
+from dpt_core.densepose.options import (
+    DETECTRON_IUV_MIN_SCORE,
+    OVERLAP_RULES,
+    PERSON_MODES,
+    Overlap,
+    PersonMode,
+)
 from dpt_core.densepose.records import DensePoseResult
 
 if TYPE_CHECKING:
     from dpt_core.densepose.heads import ChartOutputs
 
+Canvas = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # labels (H, W) long, u, v float
+
+
+class _Person(NamedTuple):
+    score: float
+    area: int  # body pixels inside the image
+    index: int  # row in the model outputs
+    canvas: Canvas  # image-sized, zero off this person's body
+
 
 def int_box_xywh(box_xyxy: torch.Tensor | np.ndarray) -> tuple[int, int, int, int]:
-    """Integer box (x, y, w, h) as DensePose uses it: truncated corner and size, w, h ≥ 1."""
-    x0, y0, x1, y1 = (float(c) for c in box_xyxy)
-    return int(x0), int(y0), max(int(x1 - x0), 1), max(int(y1 - y0), 1)
+    """Integer box (x, y, w, h) as detectron2's DensePose makes it, w, h ≥ 1.
+
+    Like ``BoxMode.convert(XYXY_ABS → XYWH_ABS)`` then ``make_int_box``: the width and height
+    are subtracted in float32 and every value is truncated toward zero, so (0.1, 0, 100.1, 50)
+    gives width 100 (float32 100.1 − 0.1 rounds to 100.0; in doubles it would be 99.99999…).
+    """
+    xyxy = torch.as_tensor(box_xyxy).detach().to("cpu", torch.float32).reshape(4)
+    xywh = torch.cat([xyxy[:2], xyxy[2:] - xyxy[:2]])
+    x, y, w, h = xywh.long().tolist()
+    return x, y, max(w, 1), max(h, 1)
 
 
 def resample_to_box(
@@ -47,8 +70,8 @@ def resample_to_box(
 
 
 def _paste(
-    canvas: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    person: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    canvas: Canvas,
+    person: Canvas,
     box_xywh: tuple[int, int, int, int],
 ) -> None:
     labels_c, u_c, v_c = canvas
@@ -67,7 +90,7 @@ def _paste(
         dst[region] = torch.where(body, src.to(dst.dtype), dst[region])
 
 
-def _to_iuv(canvas: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> np.ndarray:
+def _to_iuv(canvas: Canvas) -> np.ndarray:
     labels, u, v = (t.cpu().numpy() for t in canvas)
     return iuv.iuv_from_float(labels.astype(np.uint8), u, v)
 
@@ -78,9 +101,14 @@ def _check_inputs(
     scores: torch.Tensor,
     image_hw: tuple[int, int],
     mode: str,
+    overlap: str,
 ) -> None:
     if mode not in PERSON_MODES:
         raise ValueError(f"mode: expected one of {PERSON_MODES}, got {mode!r}")
+    if overlap not in OVERLAP_RULES:
+        raise ValueError(f"overlap: expected one of {OVERLAP_RULES}, got {overlap!r}")
+    if overlap != "score" and mode != "all":
+        raise ValueError(f"overlap: {overlap!r} combines people in mode 'all' only, not {mode!r}")
     n = len(outputs)
     if boxes.shape != (n, 4) or scores.shape != (n,):
         raise ValueError(
@@ -91,61 +119,82 @@ def _check_inputs(
         raise ValueError(f"image_hw: expected (H, W) ≥ 1, got {image_hw}")
 
 
+def _people(
+    outputs: ChartOutputs, boxes_xyxy: torch.Tensor, scores: torch.Tensor, image_hw: tuple
+) -> list[_Person]:
+    """Every detection pasted alone on an image-sized canvas; those with no body pixel dropped."""
+    people = []
+    for i in range(len(outputs)):
+        box = int_box_xywh(boxes_xyxy[i])
+        canvas = _blank(image_hw, outputs.fine_segm.device)
+        _paste(canvas, resample_to_box(outputs, i, box[2], box[3]), box)
+        area = int((canvas[0] > 0).sum())
+        if area > 0:
+            people.append(_Person(float(scores[i]), area, i, canvas))
+    return people
+
+
 def chart_outputs_to_iuv(
     outputs: ChartOutputs,
     boxes_xyxy: torch.Tensor,
     scores: torch.Tensor,
     image_hw: tuple[int, int],
     mode: PersonMode = "all",
+    overlap: Overlap = "score",
 ) -> list[DensePoseResult]:
     """Turn one image's DensePose outputs into IUV images.
 
-    ``mode``: ``"all"`` — one IUV with every person (overlaps resolved by score);
-    ``"largest"`` — one IUV with only the person with the most body pixels;
-    ``"each"`` — one IUV per person, highest score first. People with no body pixel are
-    dropped; an empty list means no person.
+    ``mode``: ``"all"`` — one IUV with every person, overlaps resolved by ``overlap`` (see
+    ``options.OVERLAP_RULES``; ``"detectron"`` also drops people scoring ≤ 0.65);
+    ``"largest"`` — one IUV with only the person with the most body pixels; ``"each"`` — one
+    IUV per person, highest score first. People with no body pixel are dropped; an empty list
+    means no person.
     """
-    _check_inputs(outputs, boxes_xyxy, scores, image_hw, mode)
-    device = outputs.fine_segm.device
-    people = []
-    for i in range(len(outputs)):
-        box = int_box_xywh(boxes_xyxy[i])
-        dense = resample_to_box(outputs, i, box[2], box[3])
-        canvas = _blank(image_hw, device)
-        _paste(canvas, dense, box)
-        area = int((canvas[0] > 0).sum())
-        if area > 0:
-            people.append((float(scores[i]), area, i, canvas))
+    _check_inputs(outputs, boxes_xyxy, scores, image_hw, mode, overlap)
+    people = _people(outputs, boxes_xyxy, scores, image_hw)
+    if mode == "all" and overlap == "detectron":
+        people = [p for p in people if p.score > DETECTRON_IUV_MIN_SCORE]
     if not people:
         return []
     n = len(outputs)
     boxes_np = boxes_xyxy.detach().float().cpu().numpy()
     if mode == "largest":
-        people = [max(people, key=lambda p: (p[1], p[0]))]
-    people.sort(key=lambda p: -p[0])
+        people = [max(people, key=lambda p: (p.area, p.score))]
+    people.sort(key=lambda p: -p.score)  # stable: equal scores keep detection order
     if mode == "each" or len(people) == 1:
-        return [_result(_to_iuv(p[3]), boxes_np, [p], n) for p in people]
-    composite = _blank(image_hw, device)
-    for person in reversed(people):  # ascending score: the best person is pasted last
-        _merge(composite, person[3])
+        return [_result(_to_iuv(p.canvas), boxes_np, [p], n) for p in people]
+    composite = _blank(image_hw, outputs.fine_segm.device)
+    for person in reversed(people):  # ascending score
+        if overlap == "detectron":
+            _fill_empty(composite, person.canvas)
+        else:
+            _paste_body(composite, person.canvas)  # the best person is pasted last
     return [_result(_to_iuv(composite), boxes_np, people, n)]
 
 
-def _blank(image_hw: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, ...]:
+def _blank(image_hw: tuple[int, int], device: torch.device) -> Canvas:
     h, w = image_hw
     labels = torch.zeros((h, w), dtype=torch.long, device=device)
     return labels, torch.zeros((h, w), device=device), torch.zeros((h, w), device=device)
 
 
-def _merge(dst: tuple[torch.Tensor, ...], src: tuple[torch.Tensor, ...]) -> None:
+def _paste_body(dst: Canvas, src: Canvas) -> None:
+    """Every channel of ``src``'s body pixels overwrites ``dst``."""
     body = src[0] > 0
     for d, s in zip(dst, src, strict=True):
         d[body] = s[body]
 
 
+def _fill_empty(dst: Canvas, src: Canvas) -> None:
+    """Detectron's rule: each value of ``dst`` (label, U, V separately) still 0 takes ``src``'s."""
+    for d, s in zip(dst, src, strict=True):
+        empty = d == 0
+        d[empty] = s[empty]
+
+
 def _result(
-    iuv_hw3: np.ndarray, boxes_np: np.ndarray, people: list, n_detected: int
+    iuv_hw3: np.ndarray, boxes_np: np.ndarray, people: list[_Person], n_detected: int
 ) -> DensePoseResult:
-    index = [p[2] for p in people]
-    scores = np.asarray([p[0] for p in people], dtype=np.float32)
+    index = [p.index for p in people]
+    scores = np.asarray([p.score for p in people], dtype=np.float32)
     return DensePoseResult(iuv_hw3, boxes_np[index].reshape(-1, 4), scores, n_detected)

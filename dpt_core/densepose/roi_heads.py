@@ -17,6 +17,7 @@ from detectron2.modeling.poolers import ROIPooler
 from detectron2.structures import ImageList, Instances
 from torch import nn
 
+from dpt_core.densepose.deeplab import DensePoseDeepLabHead
 from dpt_core.densepose.heads import (
     ChartOutputs,
     DensePoseChartPredictor,
@@ -27,6 +28,10 @@ from dpt_core.densepose.heads import (
 logger = logging.getLogger(__name__)
 
 ROI_HEADS_NAME = "DensePoseROIHeads"
+HEADS: dict[str, type[DensePoseV1ConvXHead] | type[DensePoseDeepLabHead]] = {
+    "DensePoseV1ConvXHead": DensePoseV1ConvXHead,
+    "DensePoseDeepLabHead": DensePoseDeepLabHead,
+}
 
 
 class DensePoseROIHeads(StandardROIHeads):
@@ -34,7 +39,8 @@ class DensePoseROIHeads(StandardROIHeads):
 
     After inference every ``Instances`` carries ``pred_densepose`` (:class:`ChartOutputs`, one
     row per detected box, box-relative). Submodules: ``decoder`` (s1x models only),
-    ``densepose_pooler``, ``densepose_head``, ``densepose_predictor``.
+    ``densepose_pooler``, ``densepose_head`` (``HEADS[ROI_DENSEPOSE_HEAD.NAME]``),
+    ``densepose_predictor``.
     """
 
     @configurable
@@ -81,7 +87,7 @@ class DensePoseROIHeads(StandardROIHeads):
             sampling_ratio=head_cfg.POOLER_SAMPLING_RATIO,
             pooler_type=head_cfg.POOLER_TYPE,
         )
-        head = DensePoseV1ConvXHead.from_config(cfg, in_channels)
+        head = HEADS[head_cfg.NAME].from_config(cfg, in_channels)
         return {
             "densepose_in_features": in_features,
             "densepose_pooler": pooler,

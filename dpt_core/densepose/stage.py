@@ -43,7 +43,7 @@ def make_extractor(options: ExtractOptions) -> Extractor:
             options.allow_pickle,
             options.overrides(),
         )
-        return Detectron2Extractor(model, options.mode, options.batch_size)
+        return Detectron2Extractor(model, options.mode, options.batch_size, options.overlap)
     if options.source == "precomputed":
         return PrecomputedExtractor(str(options.precomputed_url), options.mode)
     return StudioExtractor(options.mode)

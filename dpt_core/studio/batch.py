@@ -11,9 +11,9 @@ import torch
 class StudioBatch:
     """B rendered samples (CPU tensors) and the ground-truth atlases of their identities.
 
-    rgb (B, 3, H, W) uint8; iuv (B, 3, H, W) uint8 holding (I, round(U*255), round(V*255)) with
-    U = V = 0 where I = 0; mask (B, 1, H, W) bool (body, hair and loose clothes); depth
-    (B, 1, H, W) float32, metres along the camera axis, 0 on background. ``atlases``
+    rgb (B, 3, H, W) uint8; iuv (B, 3, H, W) uint8 holding (I, U, V), U and V quantised by
+    ``iuv.quantize_uv``, U = V = 0 where I = 0; mask (B, 1, H, W) bool (body, hair and loose
+    clothes); depth (B, 1, H, W) float32, metres along the camera axis, 0 on background. ``atlases``
     (n_identities, 3, 6n, 4n) uint8 are the full textures of ``atlas_identity`` (identity ids);
     sample b uses ``atlases[atlas_index[b]]``.
     """

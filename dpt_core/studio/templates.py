@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from dpt_core.iuv import quantize_uv
 from dpt_core.studio.parts import N_BODY_SURFACES, SURFACE_PART, SURFACES, surface_grid
 
 LEVEL0_SPACING = 0.04  # metres between samples at level 0
@@ -41,7 +42,7 @@ class TemplateBank:
     lookups: dict = field(default_factory=dict, repr=False)  # (n, t) -> point_lookup result
 
     def point_lookup(self, n: int, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per point: IUV (N, 3) uint8 (I, round(U*255), round(V*255); zeros off the body) and
+        """Per point: IUV (N, 3) uint8 (I and ``iuv.quantize_uv`` levels; zeros off the body) and
         the flat texel index (N,) int64 into an atlas of n×n tiles (24·n² texels) followed by
         extras textures of t×t texels (see textures.extras_texture)."""
         if (n, t) not in self.lookups:
@@ -58,8 +59,8 @@ def _point_lookup(bank: TemplateBank, n: int, t: int) -> tuple[torch.Tensor, tor
     surface, uv = bank.surface.numpy(), bank.uv.numpy().astype(np.float64)
     part = SURFACE_PART[surface]
     body = part > 0
-    u8 = np.where(body, np.rint(uv[:, 0] * 255), 0).astype(np.int64)
-    v8 = np.where(body, np.rint(uv[:, 1] * 255), 0).astype(np.int64)
+    u8 = np.where(body, quantize_uv(uv[:, 0]), 0).astype(np.int64)  # the IUV file's levels
+    v8 = np.where(body, quantize_uv(uv[:, 1]), 0).astype(np.int64)
     p0 = np.maximum(part - 1, 0)
     row = p0 % 6 * n + (255 - v8) * (n - 1) // 255  # the atlas module's nearest-texel rule
     texel = row * (4 * n) + p0 // 6 * n + u8 * (n - 1) // 255

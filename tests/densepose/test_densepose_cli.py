@@ -8,6 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from dpt_core.densepose import cli
 from dpt_core.densepose.cli import densepose_app, extract, split_dataset_url
 from dpt_core.densepose.stage import output_shard_url
 
@@ -40,12 +41,55 @@ def test_missing_weights_is_one_error_line(studio_root):
         ((), "error: weights: required for source 'detectron2'"),
         (("--source", "openpose"), "error: --source: expected one of detectron2"),
         (("--source", "studio", "--people", "two"), "error: --people: expected one of all"),
+        (("--source", "studio", "--overlap", "first"), "error: --overlap: expected one of"),
+        (("--source", "studio", "--detections", "all"), "error: --detections: expected one of"),
+        (
+            ("--weights", "w.pth", "--people", "each", "--overlap", "detectron"),
+            "error: overlap: 'detectron' combines detected people",
+        ),
     ],
 )
 def test_bad_options_are_one_error_line(studio_root, args, message):
     result = _run("extract", f"{studio_root}/datasets/studio", *args)
     assert result.exit_code == 1
     assert result.output.strip().startswith(message) and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((), (0.8, 10, "score")),
+        (("--detections", "apply-net-dump"), (0.05, 100, "score")),
+        (("--detections", "apply-net-show"), (0.8, 100, "score")),
+        (("--detections", "apply-net-dump", "--score-threshold", "0.3"), (0.3, 100, "score")),
+        (("--max-people", "2", "--overlap", "detectron"), (0.8, 2, "detectron")),
+    ],
+)
+def test_detection_presets_and_overlap_reach_the_options(studio_root, monkeypatch, args, expected):
+    seen = []
+    monkeypatch.setattr(cli, "extract_dataset", lambda root, name, opts: seen.append(opts) or [])
+    result = _run("extract", f"{studio_root}/datasets/studio", "--weights", "w.pth", *args)
+    assert result.exit_code == 0, result.output
+    (options,) = seen
+    assert (options.score_threshold, options.max_people, options.overlap) == expected
+
+
+def test_help_documents_both_detection_defaults_and_overlap_rules():
+    text = " ".join(_run("extract", "--help").output.replace("│", " ").split())
+    assert "dpt = score >= 0.8, at most 10 per image" in text
+    assert "apply-net-dump = score >= 0.05, at most 100 per image" in text
+    assert "score = the higher detection score wins" in text and "_IUV.png writer" in text
+
+
+def test_configs_lists_every_shipped_config():
+    from dpt_core.densepose.config import CONFIG_DIR
+
+    result = _run("densepose", "configs")
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.output.strip().splitlines()]
+    yamls = sorted(p.stem for p in CONFIG_DIR.glob("densepose_rcnn_*.yaml"))
+    assert sorted(listed) == yamls and len(listed) == 6  # R50/R101 x (s1x, DL, legacy)
+    assert "densepose_rcnn_R_101_FPN_DL_s1x" in listed
 
 
 def test_pickle_weights_need_trust(studio_root, tmp_path):

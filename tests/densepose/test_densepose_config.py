@@ -40,6 +40,18 @@ def test_s1x_and_legacy_differ_as_published():
     )
 
 
+def test_dl_configs_differ_from_s1x_only_by_the_head():
+    for depth in (50, 101):
+        dl = load_config(f"densepose_rcnn_R_{depth}_FPN_DL_s1x")
+        s1x = load_config(f"densepose_rcnn_R_{depth}_FPN_s1x")
+        head = dl.MODEL.ROI_DENSEPOSE_HEAD
+        assert head.NAME == "DensePoseDeepLabHead" and head.DECODER_ON
+        assert (head.DEEPLAB.NORM, head.DEEPLAB.NONLOCAL_ON) == ("GN", 0)  # official defaults
+        dl.defrost()
+        dl.MODEL.ROI_DENSEPOSE_HEAD.NAME = "DensePoseV1ConvXHead"
+        assert dl.dump() == s1x.dump()
+
+
 def test_overrides_and_device_apply():
     cfg = load_config(
         "densepose_rcnn_R_50_FPN_s1x",
@@ -64,7 +76,7 @@ def test_user_yaml_with_relative_base(tmp_path):
 @pytest.mark.parametrize(
     ("config", "overrides", "message"),
     [
-        ("densepose_rcnn_R_50_FPN_DL_s1x", {}, "unknown DensePose config"),
+        ("densepose_rcnn_R_50_FPN_WC1_s1x", {}, "unknown DensePose config"),
         ("densepose_rcnn_R_50_FPN_s1x", {"MODEL.NOT_A_FIELD": 1}, "NOT_A_FIELD"),
         (
             "densepose_rcnn_R_50_FPN_s1x",
@@ -74,8 +86,8 @@ def test_user_yaml_with_relative_base(tmp_path):
         ("densepose_rcnn_R_50_FPN_s1x", {"MODEL.ROI_DENSEPOSE_HEAD.HEATMAP_SIZE": 56}, "HEATMAP"),
         (
             "densepose_rcnn_R_50_FPN_s1x",
-            {"MODEL.ROI_DENSEPOSE_HEAD.NAME": "DensePoseDeepLabHead"},
-            "DensePoseDeepLabHead",
+            {"MODEL.ROI_DENSEPOSE_HEAD.NAME": "DensePoseV1ConvXHeadPlus"},
+            "DensePoseV1ConvXHeadPlus",
         ),
     ],
 )

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 
 from dpt_core import iuv
+from dpt_core.densepose.model import same_size_batches
+from dpt_core.densepose.postprocess import chart_outputs_to_iuv
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +75,54 @@ def test_bad_images_are_named(r50_model, studio_images):
         r50_model.predict([studio_images[0][..., 0]])
     with pytest.raises(ValueError, match="batch_size"):
         r50_model.predict(studio_images, batch_size=0)
+
+
+def test_same_size_batches_group_and_keep_order():
+    a, b, c = (np.zeros(shape, np.uint8) for shape in [(4, 5, 3), (6, 5, 3), (5, 4, 3)])
+    images = [a, b, a, c, a, b, a]
+    assert same_size_batches(images, 2) == [[0, 2], [4, 6], [1, 5], [3]]
+    assert same_size_batches(images, 8) == [[0, 2, 4, 6], [1, 5], [3]]
+    assert same_size_batches([], 3) == []
+
+
+# Same-size images share one forward pass: no padding difference, but the CPU convolution
+# kernels (oneDNN) are chosen by batch size, so values differ by float rounding (measured:
+# boxes < 0.005 px, U/V one level on < 0.02 % of pixels). The tolerance below allows that
+# and nothing more: padding a 100x90 image into a 128x128 batch moves its box by ~50 px and
+# changes ~10 % of its labels (checked below on the bare, padded forward).
+BOX_TOLERANCE_PX = 0.05
+UV_CHANGED_MAX = 0.001  # fraction of pixels whose U or V level differs (by at most 1)
+
+
+def _crop(image: np.ndarray, y: int, x: int) -> np.ndarray:
+    return np.ascontiguousarray(image[y : y + 100, x : x + 90])
+
+
+def _assert_close(batched, alone) -> None:
+    assert len(batched) == len(alone)
+    for got, ref in zip(batched, alone, strict=True):
+        assert got.n_detected == ref.n_detected
+        np.testing.assert_allclose(got.boxes_xyxy, ref.boxes_xyxy, atol=BOX_TOLERANCE_PX)
+        np.testing.assert_allclose(got.scores, ref.scores, atol=1e-4)
+        np.testing.assert_array_equal(got.iuv_hw3[..., 0], ref.iuv_hw3[..., 0])
+        duv = np.abs(got.iuv_hw3[..., 1:].astype(int) - ref.iuv_hw3[..., 1:].astype(int))
+        assert duv.max() <= 1 and (duv > 0).any(axis=-1).mean() <= UV_CHANGED_MAX
+
+
+def test_mixed_size_batch_equals_one_image_at_a_time(r50_model, studio_images):
+    big_a, big_b = studio_images
+    images = [big_a, _crop(big_b, 8, 20), big_b, _crop(big_a, 10, 30)]
+    alone = [r50_model.predict([image], batch_size=1)[0] for image in images]
+    batched = r50_model.predict(images, batch_size=4)
+    for got, ref in zip(batched, alone, strict=True):
+        _assert_close(got, ref)
+    # Without grouping, padding changes the small images far beyond that tolerance.
+    padded = r50_model.forward(images)
+    moved = []
+    for k in (1, 3):
+        inst = padded[k]
+        best = chart_outputs_to_iuv(
+            inst.pred_densepose, inst.pred_boxes.tensor, inst.scores, images[k].shape[:2]
+        )[0]
+        moved.append((best.iuv_hw3[..., 0] != alone[k][0].iuv_hw3[..., 0]).mean())
+    assert max(moved) > 0.05

@@ -30,13 +30,22 @@ def _u_table(offset: float) -> np.ndarray:
     return ((offset + c * 16 + y * 4 + x) / 500.0).astype(np.float32)
 
 
-def _outputs(labels: np.ndarray, fg: np.ndarray, n_coarse: int = 2) -> ChartOutputs:
+def _uv_tables(zero_u_part: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    u, v = _u_table(1.0), _u_table(100.0)
+    if zero_u_part is not None:
+        u[zero_u_part] = 0.0
+    return u, v
+
+
+def _outputs(
+    labels: np.ndarray, fg: np.ndarray, n_coarse: int = 2, zero_u_part: int | None = None
+) -> ChartOutputs:
     fine = np.zeros((25, S, S))
     np.put_along_axis(fine, labels[None], 5.0, axis=0)
     coarse = np.zeros((n_coarse, S, S))
     coarse[0] = 1.0
     coarse[n_coarse - 1] = np.where(fg, 3.0, 0.0)  # foreground class wins where fg
-    u, v = _u_table(1.0), _u_table(100.0)
+    u, v = _uv_tables(zero_u_part)
     tensors = [torch.tensor(a, dtype=torch.float32)[None] for a in (coarse, fine, u, v)]
     return ChartOutputs(*tensors)
 
@@ -45,14 +54,20 @@ def _cat(*outs: ChartOutputs) -> ChartOutputs:
     return ChartOutputs(*(torch.cat(ts) for ts in zip(*(o.tensors() for o in outs), strict=True)))
 
 
-def _expected_person(labels: np.ndarray, fg: np.ndarray, x: int, y: int) -> np.ndarray:
+def _level(x: np.ndarray) -> np.ndarray:
+    """detectron2's quantisation, written out: uint8((float32(x) * 255).clamp(0, 255))."""
+    return np.trunc(np.clip(x.astype(np.float32) * np.float32(255), 0, 255))
+
+
+def _expected_person(
+    labels: np.ndarray, fg: np.ndarray, x: int, y: int, zero_u_part: int | None = None
+) -> np.ndarray:
     """Hand-pasted IUV of one person whose 4x4 box starts at (x, y), clipped to the image."""
     iuv_hw3 = np.zeros((*IMAGE_HW, 3), dtype=np.uint8)
     body = np.where(fg, labels, 0)
     yy, xx = np.meshgrid(np.arange(S), np.arange(S), indexing="ij")
-    u = _u_table(1.0)[body, yy, xx]
-    v = _u_table(100.0)[body, yy, xx]
-    u, v = (np.rint(t.astype(np.float64) * 255) * (body > 0) for t in (u, v))
+    u_table, v_table = _uv_tables(zero_u_part)
+    u, v = (_level(t[body, yy, xx]) * (body > 0) for t in (u_table, v_table))
     patch = np.stack([body, u, v], -1)
     h, w = min(S, IMAGE_HW[0] - y), min(S, IMAGE_HW[1] - x)
     iuv_hw3[y : y + h, x : x + w] = patch[:h, :w]
@@ -68,6 +83,16 @@ def test_int_box_truncates_corner_and_size():
     assert int_box_xywh(np.array([5.0, 5.0, 5.2, 5.9])) == (5, 5, 1, 1)
 
 
+def test_int_box_size_is_subtracted_in_float32():
+    # detectron2: BoxMode.convert on the float32 tensor, then .long(). float32(100.1) is
+    # 100.09999847, float32(0.1) is 0.10000000149; their difference 99.99999846 is closer to
+    # float32 100.0 than to 99.99999237, so the width is 100 (doubles would truncate to 99).
+    assert int(float(np.float32(100.1)) - float(np.float32(0.1))) == 99
+    assert int_box_xywh(torch.tensor([0.1, 0.0, 100.1, 50.0])) == (0, 0, 100, 50)
+    assert int_box_xywh(np.array([0.1, 0.0, 100.1, 50.0])) == (0, 0, 100, 50)
+    assert int_box_xywh(torch.tensor([-0.5, 3.9, 2.0, 3.95])) == (0, 3, 2, 1)  # toward zero
+
+
 def test_single_person_matches_hand_built_iuv():
     results = chart_outputs_to_iuv(
         _outputs(LABELS_A, FG_A), torch.tensor([BOX_A]), torch.tensor([0.9]), IMAGE_HW
@@ -79,7 +104,8 @@ def test_single_person_matches_hand_built_iuv():
     assert result.iuv_hw3.dtype == np.uint8
     # labels = argmax(fine) only where coarse says person: (0, 3) is part 3 but background.
     assert result.iuv_hw3[2 + 3, 1 + 0, 0] == 0 and result.iuv_hw3[2 + 0, 1 + 1, 0] == 3
-    assert result.iuv_hw3[2 + 1, 1, 1] == round(float(np.float32(117 / 500)) * 255)
+    # U of part 7 at (1, 0): float32(117 / 500) * 255 = 59.67 -> 59 (truncated, not 60)
+    assert result.iuv_hw3[2 + 1, 1, 1] == 59
     np.testing.assert_allclose(result.boxes_xyxy, [BOX_A])
     assert result.scores.tolist() == pytest.approx([0.9]) and result.n_detected == 1
 
@@ -101,6 +127,30 @@ def test_overlap_resolved_by_score_and_each_mode():
     np.testing.assert_array_equal(each[0].iuv_hw3, b)
     np.testing.assert_array_equal(each[1].iuv_hw3, a)
     assert all(r.n_detected == 2 for r in each)
+
+
+def test_detectron_overlap_rule_fills_only_empty_values():
+    # Detectron's _IUV.png writer: score > 0.65 only, ascending score, and every value
+    # (I, U, V separately) still 0 is filled by the next person. A's part 24 has U = 0.
+    a_out = _outputs(LABELS_A, FG_A, zero_u_part=24)
+    c_box = [8.0, 0.0, 12.0, 4.0]  # C: apart from A and B, but scores 0.6
+    outputs = _cat(a_out, _outputs(LABELS_B, FG_B), _outputs(LABELS_B, FG_B))
+    boxes = torch.tensor([BOX_A, BOX_B, c_box])
+    scores = torch.tensor([0.7, 0.95, 0.6])
+    a = _expected_person(LABELS_A, FG_A, 1, 2, zero_u_part=24)
+    b = _expected_person(LABELS_B, FG_B, 3, 4)
+    (got,) = chart_outputs_to_iuv(outputs, boxes, scores, IMAGE_HW, "all", overlap="detectron")
+    np.testing.assert_array_equal(got.iuv_hw3, np.where(a == 0, b, a))
+    # Pixel (y 4, x 3): A's part 24 (U = 0) under B's part 5: I and V stay A's, U is B's.
+    assert a[4, 3].tolist()[:2] == [24, 0] and b[4, 3, 0] == 5
+    assert got.iuv_hw3[4, 3].tolist() == [24, b[4, 3, 1], a[4, 3, 2]]
+    assert got.scores.tolist() == pytest.approx([0.95, 0.7]) and got.n_detected == 3
+    np.testing.assert_allclose(got.boxes_xyxy, [BOX_B, BOX_A])
+    # Our default rule on the same input: B (higher score) takes its whole body pixels.
+    (ours,) = chart_outputs_to_iuv(outputs, boxes, scores, IMAGE_HW, "all")
+    assert ours.iuv_hw3[4, 3].tolist() == b[4, 3].tolist()
+    with pytest.raises(ValueError, match="mode 'all' only"):
+        chart_outputs_to_iuv(outputs, boxes, scores, IMAGE_HW, "each", overlap="detectron")
 
 
 def test_largest_mode_keeps_the_person_with_most_body_pixels():
@@ -156,5 +206,9 @@ def test_bad_arguments_are_named():
     outputs = _outputs(LABELS_A, FG_A)
     with pytest.raises(ValueError, match="mode"):
         chart_outputs_to_iuv(outputs, torch.tensor([BOX_A]), torch.tensor([0.9]), IMAGE_HW, "two")
+    with pytest.raises(ValueError, match="overlap"):
+        chart_outputs_to_iuv(
+            outputs, torch.tensor([BOX_A]), torch.tensor([0.9]), IMAGE_HW, overlap="first"
+        )
     with pytest.raises(ValueError, match="boxes_xyxy"):
         chart_outputs_to_iuv(outputs, torch.tensor(BOX_A), torch.tensor([0.9]), IMAGE_HW)

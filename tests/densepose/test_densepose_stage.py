@@ -8,7 +8,7 @@ import pytest
 from dpt_core import iuv, storage
 from dpt_core.data import shards
 from dpt_core.densepose.extractors import Detectron2Extractor
-from dpt_core.densepose.options import ExtractOptions
+from dpt_core.densepose.options import ExtractOptions, detection_settings
 from dpt_core.densepose.stage import extract_dataset, extract_shard, output_shard_url
 
 DATASET = "studio"  # as written by the studio_root fixture
@@ -103,3 +103,23 @@ def test_options_are_validated():
         ExtractOptions(source="openpose")
     with pytest.raises(ValueError, match="mode"):
         ExtractOptions(mode="biggest")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="overlap: expected one of"):
+        ExtractOptions(overlap="first")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs source 'detectron2' and mode 'all'"):
+        ExtractOptions(overlap="detectron")  # studio ground truth has nobody to combine
+    assert ExtractOptions(source="detectron2", weights="w", overlap="detectron").overlap
+
+
+def test_detection_presets():
+    assert detection_settings() == (0.8, 10)  # the ExtractOptions defaults
+    assert (ExtractOptions().score_threshold, ExtractOptions().max_people) == (0.8, 10)
+    # detectron2's MODEL.ROI_HEADS.SCORE_THRESH_TEST and TEST.DETECTIONS_PER_IMAGE defaults,
+    # which apply_net.py dump does not override
+    assert detection_settings("apply-net-dump") == (0.05, 100)
+    from detectron2.config import get_cfg
+
+    cfg = get_cfg()
+    assert (cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST, cfg.TEST.DETECTIONS_PER_IMAGE) == (0.05, 100)
+    assert detection_settings("apply-net-show", max_people=3) == (0.8, 3)
+    with pytest.raises(ValueError, match="detections: expected one of dpt"):
+        detection_settings("official")

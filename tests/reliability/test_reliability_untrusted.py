@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import ImageFile
 from reliability_figures import FIGURES
 from reliability_images import encode, pixels, png_with_header
 
@@ -103,8 +104,15 @@ def test_truncated_or_garbage_shard_is_a_clear_error(tmp_path: Path, cut: int) -
 
 def _spy_imdecode(monkeypatch) -> list:
     calls: list = []
-    real = extractors.cv2.imdecode
-    monkeypatch.setattr(extractors.cv2, "imdecode", lambda *a: calls.append(1) or real(*a))
+    real = iuv.cv2.imdecode
+    monkeypatch.setattr(iuv.cv2, "imdecode", lambda *a: calls.append(1) or real(*a))
+    return calls
+
+
+def _spy_pil_load(monkeypatch) -> list:
+    calls: list = []
+    real = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: calls.append(1) or real(im))
     return calls
 
 
@@ -120,10 +128,13 @@ def test_iuv_bomb_is_refused_from_its_header(monkeypatch) -> None:
 
 @pytest.mark.parametrize("data", [png_with_header(9000, 9000, 2), png_with_header(60000, 60000, 0)])
 def test_image_bomb_is_refused_before_decoding(monkeypatch, data: bytes) -> None:
-    calls = _spy_imdecode(monkeypatch)
+    calls = _spy_pil_load(monkeypatch)
     with pytest.raises(ValueError, match="refused unread"):
         extractors.decode_image_rgb(data)
     assert calls == []
+    sound = iuv.encode_iuv_png(np.zeros((4, 4, 3), np.uint8))
+    assert extractors.decode_image_rgb(sound).shape == (4, 4, 3)
+    assert calls  # the spy does see a sound image being decoded
     FIGURES.add("untrusted", "decompression_bombs_refused")
 
 
