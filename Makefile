@@ -10,7 +10,12 @@ export PREFECT_SERVER_ANALYTICS_ENABLED = false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS = 90
 export PREFECT_LOGGING_EXTRA_LOGGERS = dpt_core
 
-.PHONY: setup demo test test-full lint format bench up down clean
+# The CPU kernels of an AVX2-only and of a baseline x86-64 CPU, on any x86-64 machine: torch's
+# own kernels, oneDNN's (convolutions) and MKL's (BLAS) each capped.
+KERNELS_AVX2    = ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+KERNELS_DEFAULT = ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 MKL_ENABLE_INSTRUCTIONS=SSE4_2
+
+.PHONY: setup demo test test-determinism test-full lint format bench up down clean
 
 setup:
 	@bash scripts/setup_venv.sh
@@ -21,6 +26,12 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+# The determinism-sensitive tests again on those kernels (README, Reliability). pytest exits 5
+# when the marker selects nothing, and make stops on it.
+test-determinism: setup
+	env $(KERNELS_AVX2) $(VENV)/bin/pytest -m "determinism and not slow" $(PYTEST_ARGS)
+	env $(KERNELS_DEFAULT) $(VENV)/bin/pytest -m "determinism and not slow" $(PYTEST_ARGS)
 
 test-full: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -1,10 +1,19 @@
-"""Evaluation metrics: per-image (SSIM, MS-SSIM, PSNR, L1, LPIPS), per-set (FID, IS), texture.
+"""Evaluation metrics: per-image (SSIM, MS-SSIM, PSNR, L1, LPIPS), per-set (FID, IS), texture;
+``agreement`` of two renders against the promised ``RENDER_TOLERANCE``.
 
 Learned metrics need weights the user configures (``MetricWeights``); without them they are
 reported as ``"not computed: <reason>"`` rather than guessed. Nothing is ever downloaded.
 """
 
 from dpt_core.metrics._common import MetricWeights, NotComputed
+from dpt_core.metrics.agreement import (
+    CUDA_RENDER_TOLERANCE,
+    RENDER_TOLERANCE,
+    Agreement,
+    Tolerance,
+    agreement,
+    assert_agree,
+)
 from dpt_core.metrics.fid import (
     FeatureStats,
     collect_stats,
@@ -43,18 +52,24 @@ from dpt_core.metrics.texture import (
 )
 
 __all__ = [
+    "CUDA_RENDER_TOLERANCE",
     "IMAGE_COLUMNS",
     "LPIPS",
     "MASK_COLUMNS",
     "MS_SSIM_MIN_SIDE",
+    "RENDER_TOLERANCE",
     "WHOLE_IMAGE_COLUMNS",
+    "Agreement",
     "FeatureStats",
     "FidInception",
     "MetricWeights",
     "NotComputed",
+    "Tolerance",
+    "agreement",
     "apply_mask",
     "as_images_bchw",
     "as_mask_b1hw",
+    "assert_agree",
     "collect_stats",
     "compute_image_metrics",
     "compute_image_metrics_batch",

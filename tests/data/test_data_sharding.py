@@ -123,6 +123,7 @@ def test_duplicate_keys_and_bad_names_are_logged(tmp_path: Path):
     assert failure.source == str(src / "x/a_b.png") and str(src / "x/a.b.png") in failure.detail
 
 
+@pytest.mark.determinism
 def test_same_input_same_bytes_serial_or_pool(photo_tree: Path, tmp_path: Path):
     run(photo_tree, tmp_path / "a", workers=1)
     run(photo_tree, tmp_path / "b", workers=2)
@@ -143,6 +144,7 @@ def test_rerun_skips_committed_shards(photo_tree: Path, tmp_path: Path):
     assert snapshot(root) == before
 
 
+@pytest.mark.determinism
 def test_interrupted_run_resumes_to_identical_output(photo_tree: Path, tmp_path: Path):
     run(photo_tree, tmp_path / "whole")
     root = tmp_path / "crashed"
@@ -236,6 +238,7 @@ shard_dataset("image-folder", sys.argv[1], sys.argv[2], "big", ShardConfig(max_c
 """
 
 
+@pytest.mark.determinism
 def test_killed_process_resumes_to_identical_output(tmp_path: Path):
     src = write_files(
         tmp_path / "src", {f"{i:03d}.png": png_bytes(noise_array(32, 32, i)) for i in range(60)}

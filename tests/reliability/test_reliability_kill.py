@@ -145,11 +145,13 @@ def kill_and_resume(reference: SimpleNamespace, stage: str, kills: int, seed: in
     FIGURES.add("kills", "kills_survived", killed)
 
 
+@pytest.mark.determinism
 @pytest.mark.parametrize("stage", ["shard", "extract"])
 def test_kill_and_resume_fast(reference: SimpleNamespace, stage: str) -> None:
     kill_and_resume(reference, stage, kills=2, seed=0)
 
 
+@pytest.mark.determinism
 @pytest.mark.slow
 @pytest.mark.parametrize("stage", ["shard", "extract", "textures", "render", "train"])
 @pytest.mark.parametrize("seed", [1, 2])

@@ -20,6 +20,13 @@ from dpt_core.train.metrics_log import MetricsLog
 DATASET, BANK, RUN = "studio", "bank", "tiny-run"
 STEP = 3
 TINY_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml"
+# The CPU kernels of a baseline x86-64 CPU (SSE4 only), whatever this CPU has; as `make
+# test-determinism` sets them for its second rerun.
+BASELINE_KERNELS = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+}
 
 
 def save_tiny_run(root: str, run: str = RUN, seed: int = 0) -> str:

@@ -73,6 +73,7 @@ def test_files_hold_exactly_the_rendered_samples(dataset):
     assert np.array_equal(atlas, batch.atlases[1].permute(1, 2, 0).numpy())
 
 
+@pytest.mark.determinism
 def test_same_seed_gives_byte_identical_files_whatever_the_batch_size(dataset, tmp_path):
     out, _ = dataset
     generate_dataset(str(tmp_path / "again"), batch_size=7, **ARGS)

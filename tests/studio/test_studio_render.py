@@ -119,6 +119,7 @@ def test_every_part_appears_and_charts_are_covered(body_only_scenes):
         assert cells.unique().numel() / bins**2 >= 0.6, f"part {p}"
 
 
+@pytest.mark.determinism
 def test_rendering_is_deterministic_and_independent_of_the_batch(scenes_seed5, lit_batch):
     again = render_scenes(scenes_seed5[:6], 64, clothing="none")
     alone = render_scenes([scenes_seed5[3]], 64, clothing="none")

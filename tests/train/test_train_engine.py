@@ -52,6 +52,7 @@ def test_tiny_run_writes_the_run_layout(tiny_config) -> None:
     assert state_digest(generator) == result.digests["generator"]
 
 
+@pytest.mark.determinism
 def test_resume_matches_the_uninterrupted_run(tiny_config) -> None:
     whole = tiny_config("workers=2", "run=whole")
     result = train(whole)
