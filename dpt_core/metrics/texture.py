@@ -85,12 +85,7 @@ def mean_part_colour_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: 
     A part with no visible texel gets the mean of all visible texels (0 if none is visible).
     Returns an atlas of the input's shape and dtype; visible texels are unchanged.
     """
-    atlas = _atlas(partial_atlas, "partial_atlas")
-    if atlas.shape[:2] != atlas_shape(n):
-        raise ValueError(
-            f"partial_atlas: expected {atlas_shape(n)} texels for n={n}, got {atlas.shape[:2]}"
-        )
-    seen = _mask(visibility, atlas.shape[:2], "visibility")
+    atlas, seen = _check_fill_inputs(partial_atlas, visibility, n)
     parts = part_map(n)
     values = atlas.astype(np.float64)
     counts = np.bincount(parts[seen], minlength=N_PARTS + 1).astype(np.float64)
