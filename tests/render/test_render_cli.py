@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from dpt_core import render_cli, storage
 from dpt_core.data import shards
+from dpt_core.evaluate import IMAGE_BRANCHES, TEXTURE_BRANCHES
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,8 @@ def test_render_then_eval(app, tiny_root):
     result = runner.invoke(app, ["eval", url, "--grid", "1"])
     assert result.exit_code == 0, result.output
     assert "report:" in result.output and "blended" in result.output
-    assert pq.read_table(storage.join(url, "eval", "summary.parquet")).num_rows == 5
+    summary = pq.read_table(storage.join(url, "eval", "summary.parquet"))
+    assert summary.column("branch").to_pylist() == [*IMAGE_BRANCHES, *TEXTURE_BRANCHES]
 
 
 def test_render_requests_file_and_pose_bank(app, tiny_root, tmp_path):
