@@ -43,6 +43,7 @@ from dpt_core.metrics import (
     mean_part_colour_fill,
     mirrored_part_fill,
     nearest_visible_fill,
+    push_pull_fill,
     ssim,
     texture_completion_error,
     texture_error_by_part,
@@ -53,7 +54,13 @@ from dpt_core.train.samples import Sample, decode_sample
 logger = logging.getLogger(__name__)
 
 IMAGE_BRANCHES = {"predictive": "pred.png", "warped": "warp.png", "blended": "png"}
-TEXTURE_BRANCHES = ("texture", "texture_mean_fill", "texture_nearest_fill", "texture_mirror_fill")
+TEXTURE_BRANCHES = (
+    "texture",
+    "texture_mean_fill",
+    "texture_nearest_fill",
+    "texture_mirror_fill",
+    "texture_pushpull_fill",
+)
 """The completed atlas, then the baselines (metrics.texture); in texture rows the per-part
 columns ``l1_pNN`` hold that part's texture error on unseen texels."""
 REGION_COLUMNS = ("l1_body", "ssim_body", "l1_outside", "ssim_outside")
@@ -136,22 +143,31 @@ def resample_atlas(atlas_rgb: np.ndarray, n: int) -> np.ndarray:
 
 
 class _Atlases:
-    """Full ground-truth atlases per person at tile size n, read once each (None: missing)."""
+    """Ground-truth atlases per person at tile size n, read once each: (RGB, scored texels or
+    None for all) or None when missing. An RGBA PNG (``studio.observed``) scores only the texels
+    its alpha marks as observed, and must already be at tile size n."""
 
     def __init__(self, folder: str | None, n: int) -> None:
         self.folder, self.n, self.cache = folder, n, {}
 
-    def get(self, person_id: str) -> np.ndarray | None:
+    def get(self, person_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
         if self.folder is None or not person_id:
             return None
         if person_id not in self.cache:
             url = storage.join(self.folder, f"{person_id}.png")
-            atlas = None
-            if storage.exists(url):
-                bgr = cv2.imdecode(np.frombuffer(storage.read_bytes(url), np.uint8), 1)
-                atlas = resample_atlas(np.ascontiguousarray(bgr[..., ::-1]), self.n)
-            self.cache[person_id] = atlas
+            self.cache[person_id] = self._read(url) if storage.exists(url) else None
         return self.cache[person_id]
+
+    def _read(self, url: str) -> tuple[np.ndarray, np.ndarray | None]:
+        raw = cv2.imdecode(np.frombuffer(storage.read_bytes(url), np.uint8), cv2.IMREAD_UNCHANGED)
+        if raw is None or raw.ndim != 3:
+            raise ValueError(f"{url}: not a colour PNG atlas")
+        rgb = np.ascontiguousarray(raw[..., 2::-1])
+        if raw.shape[2] == 3:
+            return resample_atlas(rgb, self.n), None
+        if raw.shape[:2] != atlas_shape(self.n):
+            raise ValueError(f"{url}: an observed (RGBA) atlas must have n={self.n} tiles")
+        return rgb, raw[..., 3] > 0
 
 
 def studio_atlases_url(root_url: str, dataset: str) -> str | None:
@@ -293,9 +309,10 @@ class _Scorer:
     def texture_rows(self, cases: list[_Case]) -> list[dict]:
         rows = []
         for case in cases:
-            gt = self.atlases.get(case.meta["person_id"])
-            if "tex.png" not in case.rendered or gt is None:
+            truth = self.atlases.get(case.meta["person_id"])
+            if "tex.png" not in case.rendered or truth is None:
                 continue
+            gt, scored = truth
             iuv_hw3 = case.source.iuv.permute(1, 2, 0).numpy()
             partial, seen = scatter(_to_u8_hw3(case.source.image), iuv_hw3, self.n)
             fills = (
@@ -303,13 +320,14 @@ class _Scorer:
                 mean_part_colour_fill(partial, seen, self.n),
                 nearest_visible_fill(partial, seen, self.n),
                 mirrored_part_fill(partial, seen, self.n),
+                push_pull_fill(partial, seen, self.n),
             )
             for branch, atlas in zip(TEXTURE_BRANCHES, fills, strict=True):
                 try:
-                    error = texture_completion_error(atlas, gt, seen)
+                    error = texture_completion_error(atlas, gt, seen, scored)
                 except ValueError:  # the source saw every texel: nothing to score
                     error = None
-                parts = texture_error_by_part(atlas, gt, seen, self.n).tolist()
+                parts = texture_error_by_part(atlas, gt, seen, self.n, scored).tolist()
                 row = {**case.meta, "branch": branch, "texture_error": error}
                 rows.append(row | {c: _cell(v) for c, v in zip(PART_COLUMNS, parts, strict=True)})
         return rows

@@ -52,3 +52,38 @@ def test_texture_error_by_part_by_hand() -> None:
     assert np.isnan(errors[1]) and errors[2] == 0.0
     with pytest.raises(ValueError, match="expected n=2"):
         metrics.texture_error_by_part(pred, gt, seen, 2)
+
+
+def test_push_pull_fill_interpolates_within_the_part_by_hand() -> None:
+    n = 4
+    atlas, seen = np.zeros((6 * n, 4 * n, 3)), np.zeros((6 * n, 4 * n), bool)
+    atlas[0, 0], atlas[3, 3] = 0.4, 0.8  # part 1 sees two opposite corners
+    seen[0, 0] = seen[3, 3] = True
+    atlas[12, 1], seen[12, 1] = 0.3, True  # part 4 (rows 12-15, cols 0-3) sees one texel
+    filled = metrics.push_pull_fill(atlas, seen, n)
+    # 2×2 level: [[0.4, 0.6], [0.6, 0.8]] (0.6 the 1×1 mean), then bilinear up to 4×4
+    assert filled[0, 1, 0] == pytest.approx(0.45) and filled[1, 1, 0] == pytest.approx(0.5)
+    assert filled[2, 2, 0] == pytest.approx(0.7) and filled[0, 3, 0] == pytest.approx(0.6)
+    assert filled[0, 0, 0] == 0.4 and filled[3, 3, 0] == 0.8  # seen texels unchanged
+    np.testing.assert_allclose(filled[8:12, 0:4], 0.3)  # part 3: unseen, its twin part 4's fill
+    np.testing.assert_allclose(filled[4:8, 0:4], filled[0:4, 0:4])  # torso halves are partners
+    np.testing.assert_allclose(filled[16:20, 0:4], (0.4 + 0.8 + 0.3) / 3)  # 5, 6 unseen: all
+
+
+def test_observed_atlas_is_the_mean_over_views_that_see_each_texel() -> None:
+    iuv = np.zeros((1, 2, 3), np.uint8)
+    iuv[0, :, 0] = 1
+    iuv[0, 1, 1] = 255  # pixel 0 at U = 0, pixel 1 at U = 1 of part 1
+    view_a = np.array([[[10, 10, 10], [0, 0, 0]]], np.uint8)
+    view_b = np.array([[[30, 30, 30], [50, 60, 70]]], np.uint8)
+    only_first = iuv.copy()
+    only_first[0, 1, 0] = 0  # view a sees pixel 0 only
+    atlas, observed = metrics.observed_atlas([(view_a, only_first), (view_b, iuv)], N)
+    assert observed.sum() == 2
+    (r0, r1), (c0, c1) = np.nonzero(observed)
+    first = (r0, c0) if c0 < c1 else (r1, c1)
+    second = (r1, c1) if c0 < c1 else (r0, c0)
+    assert atlas[first].tolist() == [20, 20, 20] and atlas[second].tolist() == [50, 60, 70]
+    assert not atlas[~observed].any()
+    with pytest.raises(ValueError, match="no .* view"):
+        metrics.observed_atlas([], N)

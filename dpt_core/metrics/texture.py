@@ -3,7 +3,10 @@
 Baselines of the completion question (each fills only unseen texels): ``mean_part_colour_fill``
 (the part's mean visible colour), ``nearest_visible_fill`` (the nearest visible texel of the same
 part), ``mirrored_part_fill`` (the same (U, V) on the mirrored part where that one is seen, else
-the part mean); ``nearest_view_fill`` copies from other views (an oracle with more input).
+the part mean), ``push_pull_fill`` (smooth interpolation of the part's visible texels, the fill
+the inpainting network starts from); ``nearest_view_fill`` copies from other views (an oracle
+with more input). ``observed_atlas`` builds the appearance ground truth from all of a person's
+views.
 
 Atlases are DensePose atlases ``(6n, 4n, C)`` (see ``dpt_core.atlas``), uint8 or float in
 [0, 1]; visibility masks are ``(6n, 4n)`` bool. Errors are in [0, 1] units (uint8 / 255).
@@ -11,13 +14,15 @@ Atlases are DensePose atlases ``(6n, 4n, C)`` (see ``dpt_core.atlas``), uint8 or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
+import torch
 
-from dpt_core.atlas import atlas_shape, tile_origin
+from dpt_core.atlas import atlas_shape, scatter, tile_origin
 from dpt_core.iuv import MIRROR_PART, N_PARTS
+from dpt_core.texture_fill import atlas_to_parts, parts_to_atlas, push_pull_fill_parts
 
 
 def _atlas(atlas: np.ndarray, name: str) -> np.ndarray:
@@ -189,18 +194,61 @@ def mirrored_part_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int
     return out
 
 
+def push_pull_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
+    """Fill unseen texels by push-pull interpolation of their part's visible texels (the partner
+    part's where a part is unseen; ``dpt_core.texture_fill``). Input shape and dtype."""
+    atlas, seen = _check_fill_inputs(partial_atlas, visibility, n)
+    values = torch.from_numpy(_unit(atlas)).permute(2, 0, 1)[None]
+    vis = torch.from_numpy(seen)[None, None].to(values.dtype)
+    parts = atlas_to_parts(torch.cat((values * vis, vis), dim=1))
+    fill = parts_to_atlas(push_pull_fill_parts(parts[:, :, :-1], parts[:, :, -1:]))
+    out = fill[0].permute(1, 2, 0).numpy()
+    return _cast_like(out * 255.0, np.uint8) if atlas.dtype == np.uint8 else out.astype(atlas.dtype)
+
+
 def texture_error_by_part(
-    pred_atlas: np.ndarray, gt_atlas: np.ndarray, seen_mask: np.ndarray, n: int
+    pred_atlas: np.ndarray,
+    gt_atlas: np.ndarray,
+    seen_mask: np.ndarray,
+    n: int,
+    body_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(24,) mean absolute error ([0, 1] units) on each part's unseen texels; NaN where a part
-    has none (the source saw all of it)."""
+    """(24,) mean absolute error ([0, 1] units) on each part's unseen texels (within
+    ``body_mask`` when given); NaN where a part has none (the source saw all of it)."""
     pred, gt = _unit(_atlas(pred_atlas, "pred_atlas")), _unit(_atlas(gt_atlas, "gt_atlas"))
     if pred.shape != gt.shape or gt.shape[:2] != atlas_shape(n):
         raise ValueError(f"pred_atlas {pred.shape} / gt_atlas {gt.shape}: expected n={n} atlases")
     scored = ~_mask(seen_mask, gt.shape[:2], "seen_mask")
+    if body_mask is not None:
+        scored &= _mask(body_mask, gt.shape[:2], "body_mask")
     error = np.abs(pred - gt).mean(-1)
     parts = part_map(n)[scored]
     sums = np.bincount(parts, weights=error[scored], minlength=N_PARTS + 1)[1:]
     counts = np.bincount(parts, minlength=N_PARTS + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / counts, np.nan)
+
+
+def observed_atlas(
+    views: Iterable[tuple[np.ndarray, np.ndarray]], n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The appearance atlas of a person: every texel's mean colour over the ``(image_hw3 uint8,
+    iuv_hw3)`` views that see it. Returns (atlas (6n, 4n, 3) uint8, observed (6n, 4n) bool).
+
+    The ground truth for texture completion when loose clothing and hair are labelled as the
+    body beneath them (as DensePose does): a texel under a skirt *looks* like the skirt, which a
+    skin-only atlas does not say. ValueError when no view is given.
+    """
+    sums = np.zeros((*atlas_shape(n), 3), np.float64)
+    counts = np.zeros(atlas_shape(n), np.int64)
+    n_views = 0
+    for image, iuv in views:
+        partial, seen = scatter(image, iuv, n)
+        sums[seen] += partial[seen]
+        counts += seen
+        n_views += 1
+    if not n_views:
+        raise ValueError("views: no (image, iuv) view given")
+    observed = counts > 0
+    atlas = np.where(observed[..., None], sums / np.maximum(counts, 1)[..., None], 0.0)
+    return np.clip(np.rint(atlas), 0, 255).astype(np.uint8), observed

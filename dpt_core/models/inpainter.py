@@ -25,6 +25,14 @@ The paper leaves the inpainter's inputs open; these are what the simple baseline
 part colour, mirrored part), so the network starts from what they know instead of having to
 discover it through 24 separate encoders, and the global embedding adds the rest.
 
+Fill prior (``fill_prior=True``, the shipped default): the network predicts a residual on the
+push-pull fill of the visible texels (``texture_fill``: local colours near the seen region, the
+part mean far from it, the partner part where a part is unseen). Its last layer starts at zero,
+so an untrained inpainter already is that fill and training only has to learn what the fill gets
+wrong (pattern, shading, which colour lies across a seam). Without it the randomly initialised
+decoder starts from noise and, at the step budgets a CPU affords, never catches up with the
+simple baselines (measured: ``benchmarks/RESULTS.md``, issue #19).
+
 Per-part widths double per level from ``part_width`` and stop growing at 8·``part_width``.
 """
 
@@ -35,10 +43,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from dpt_core.atlas import TILE_COLS, TILE_ROWS, atlas_shape
-from dpt_core.iuv import MIRROR_PART, N_PARTS
+from dpt_core.atlas import atlas_shape
+from dpt_core.iuv import N_PARTS
 from dpt_core.models.blocks import ResBlock, Upsample, check_bchw, conv_block
 from dpt_core.models.scales import ModelScale
+from dpt_core.texture_fill import PARTNER, atlas_to_parts, parts_to_atlas, push_pull_fill_parts
 
 
 class InpainterOutput(NamedTuple):
@@ -48,36 +57,23 @@ class InpainterOutput(NamedTuple):
     features: torch.Tensor
 
 
-def atlas_to_parts(atlas_bchw: torch.Tensor) -> torch.Tensor:
-    """(B, C, 6n, 4n) atlas -> (B, 24, C, n, n) part tiles; index ``p - 1`` holds part ``p``."""
-    b, c, rows = atlas_bchw.shape[:3]
-    n = rows // TILE_ROWS
-    tiles = atlas_bchw.reshape(b, c, TILE_ROWS, n, TILE_COLS, n)
-    return tiles.permute(0, 4, 2, 1, 3, 5).reshape(b, N_PARTS, c, n, n)
+HINT_CHANNELS = 11  # per part: mean colour (3), seen-any flag (1), partner colour + vis (4),
+# push-pull fill (3)
 
 
-def parts_to_atlas(parts_bpcnn: torch.Tensor) -> torch.Tensor:
-    """(B, 24, C, n, n) part tiles -> (B, C, 6n, 4n) atlas (inverse of ``atlas_to_parts``)."""
-    b, _, c, n, _ = parts_bpcnn.shape
-    tiles = parts_bpcnn.reshape(b, TILE_COLS, TILE_ROWS, c, n, n).permute(0, 3, 2, 4, 1, 5)
-    return tiles.reshape(b, c, TILE_ROWS * n, TILE_COLS * n)
-
-
-PARTNER = tuple(MIRROR_PART.get(p, 3 - p if p <= 2 else p) - 1 for p in range(1, N_PARTS + 1))
-"""Index (part - 1) of every part's partner tile: its mirror, or the other torso half."""
-HINT_CHANNELS = 8  # per part: mean colour (3), "saw any" flag (1), partner texels (3) + vis (1)
-
-
-def part_hints(parts_bpcnn: torch.Tensor) -> torch.Tensor:
-    """(B, 24, 4, n, n) masked colour + visibility per part -> (B, 24, 8, n, n) hints: mean
-    visible colour and a seen-any flag, broadcast, then the partner tile's colour and visibility."""
+def part_hints(parts_bpcnn: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, 24, 4, n, n) masked colour + visibility per part -> (B, 24, 11, n, n) hints: mean
+    visible colour and a seen-any flag, broadcast; the partner tile's colour and visibility; the
+    push-pull fill (``texture_fill``; pass ``fill`` when already computed)."""
     rgb, vis = parts_bpcnn[:, :, :3], parts_bpcnn[:, :, 3:]
     count = vis.sum((-1, -2), keepdim=True)
     mean = rgb.sum((-1, -2), keepdim=True) / count.clamp_min(1.0)
     seen = (count > 0).to(rgb.dtype)
     flat = torch.cat((mean, seen), dim=2).expand(-1, -1, -1, *rgb.shape[-2:])
     partner = parts_bpcnn[:, list(PARTNER)]
-    return torch.cat((flat, partner), dim=2)
+    if fill is None:
+        fill = push_pull_fill_parts(rgb, vis)
+    return torch.cat((flat, partner, fill), dim=2)
 
 
 def _cat_groups(a_bchw: torch.Tensor, b_bchw: torch.Tensor, groups: int) -> torch.Tensor:
@@ -102,9 +98,10 @@ class TextureInpainter(nn.Module):
         keep_visible: bool = True,
         norm: str = "instance",
         hints: bool = True,
+        fill_prior: bool = True,
     ) -> None:
         super().__init__()
-        self.hints = hints
+        self.hints, self.fill_prior = hints, fill_prior
         if atlas_n % 2**n_down or atlas_n // 2**n_down < 2:
             raise ValueError(
                 f"atlas_n: {atlas_n} must be a multiple of 2**n_down={2**n_down} and leave "
@@ -151,9 +148,11 @@ class TextureInpainter(nn.Module):
             )
             for i in levels
         )
-        self.to_rgb = nn.Sequential(
-            nn.Conv2d(m * widths[0], m * 3, 3, padding=1, groups=g), nn.Tanh()
-        )
+        rgb = nn.Conv2d(m * widths[0], m * 3, 3, padding=1, groups=g)
+        if self.fill_prior:  # a residual on the push-pull fill, starting at exactly that fill
+            nn.init.zeros_(rgb.weight)
+            nn.init.zeros_(rgb.bias)
+        self.to_rgb = nn.Sequential(rgb) if self.fill_prior else nn.Sequential(rgb, nn.Tanh())
         self.to_features = nn.Conv2d(m * widths[0], m * self.feature_channels, 1, groups=g)
 
     @classmethod
@@ -170,6 +169,7 @@ class TextureInpainter(nn.Module):
             c.keep_visible,
             c.norm,
             c.hints,
+            c.fill_prior,
         )
 
     def _fold(self, x_bchw: torch.Tensor) -> torch.Tensor:
@@ -197,8 +197,9 @@ class TextureInpainter(nn.Module):
         b = partial_atlas_bchw.shape[0]
         vis = visibility_b1hw.to(partial_atlas_bchw.dtype)
         x = atlas_to_parts(torch.cat((partial_atlas_bchw * vis, vis), dim=1))
+        fill = push_pull_fill_parts(x[:, :, :3], x[:, :, 3:])
         if self.hints:
-            x = torch.cat((x, part_hints(x)), dim=2)
+            x = torch.cat((x, part_hints(x, fill)), dim=2)
         x = self.stem(x.reshape(b, -1, self.atlas_n, self.atlas_n))
         skips = []
         for down in self.downs:
@@ -210,7 +211,10 @@ class TextureInpainter(nn.Module):
         x = self.merge(self._fold(x.reshape(b, -1, *x.shape[3:])))
         for up, fuse, skip in zip(self.ups, self.fuses, reversed(skips), strict=True):
             x = fuse(_cat_groups(up(x), self._fold(skip), self.dec_groups))
-        rgb = parts_to_atlas(self._unfold(self.to_rgb(x), b))
+        rgb_parts = self._unfold(self.to_rgb(x), b)
+        if self.fill_prior:
+            rgb_parts = (fill + rgb_parts).clamp(-1.0, 1.0)
+        rgb = parts_to_atlas(rgb_parts)
         features = parts_to_atlas(self._unfold(self.to_features(x), b))
         if self.keep_visible:
             rgb = vis * partial_atlas_bchw + (1.0 - vis) * rgb

@@ -22,6 +22,7 @@ from dpt_core.models import (
     parts_to_atlas,
 )
 from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
+from dpt_core.texture_fill import push_pull_fill_parts
 
 
 def test_iuv_to_input_and_body_mask_values() -> None:
@@ -105,8 +106,21 @@ def test_part_hints_by_hand() -> None:
     assert hints.shape == (1, 24, HINT_CHANNELS, 2, 2)
     assert torch.allclose(hints[0, 2, :3], torch.full((3, 2, 2), 0.2))  # mean of what it saw
     assert (hints[0, 2, 3] == 1).all() and (hints[0, 3, 3] == 0).all()  # part 4 saw nothing
-    assert torch.equal(hints[0, 3, 4:], parts[0, 2])  # part 4's partner is part 3 (mirror)
-    assert torch.equal(hints[0, 0, 4:], parts[0, 1])  # torso halves are partners
+    assert torch.equal(hints[0, 3, 4:8], parts[0, 2])  # part 4's partner is part 3 (mirror)
+    assert torch.equal(hints[0, 0, 4:8], parts[0, 1])  # torso halves are partners
+    # push-pull fill: part 3's unseen texels get the mean of its two seen ones, part 4 (unseen)
+    # its partner's fill
+    fill = torch.tensor([[0.5, 0.2], [0.2, -0.1]]).expand(3, 2, 2)
+    assert torch.allclose(hints[0, 2, 8:], fill) and torch.allclose(hints[0, 3, 8:], fill)
+
+
+def test_untrained_inpainter_is_the_push_pull_fill(tiny, tiny_batch) -> None:
+    net = TextureInpainter.from_config(tiny)
+    source, src_iuv, _ = tiny_batch
+    partial, vis = scatter_torch(source, src_iuv, tiny.atlas_n)
+    parts = atlas_to_parts(torch.cat((partial * vis, vis), dim=1))
+    fill = parts_to_atlas(push_pull_fill_parts(parts[:, :, :3], parts[:, :, 3:]))
+    assert torch.allclose(net(partial, vis).atlas, fill, atol=1e-6)
 
 
 @pytest.mark.parametrize("shared_decoder", [False, True])
@@ -132,6 +146,7 @@ def test_inpainter_rejects_bad_atlas_size() -> None:
 
 def test_gradients_reach_inpainter_through_bilinear_gather(tiny, tiny_batch, image_factory) -> None:
     warping = WarpingBranch.from_config(tiny)
+    torch.nn.init.normal_(warping.inpainter.to_rgb[0].weight, std=0.01)  # as after a step
     source, src_iuv, tgt_iuv = tiny_batch
     out = warping(source, src_iuv, tgt_iuv)
     assert out.image.shape == (4, 3, 64, 64)
@@ -157,8 +172,9 @@ def test_warping_uses_given_partial_texture(tiny, tiny_batch) -> None:
         warping(source, src_iuv, tgt_iuv, partial, None)
 
 
-def test_blender_starts_as_average_on_body(tiny, image_factory, iuv_factory) -> None:
+def test_blender_starts_mostly_warped_on_body(tiny, image_factory, iuv_factory) -> None:
     blender = Blender.from_config(tiny, predicted_channels=5, warped_channels=2)
+    blender.head.bias.data[0] = 0.0  # warp_prior 0: the plain average on the body
     predicted = image_factory(2, 64, 3) * 0.5
     warped = image_factory(2, 64, 4) * 0.5
     iuv = iuv_factory(2, 64, 5)
@@ -167,6 +183,10 @@ def test_blender_starts_as_average_on_body(tiny, image_factory, iuv_factory) -> 
     assert torch.allclose(out.alpha, 0.5 * mask)
     expected = mask * (predicted + warped) / 2 + (1 - mask) * predicted
     assert torch.allclose(out.image, expected, atol=1e-6)
+    shipped = Blender.from_config(tiny, predicted_channels=5, warped_channels=2)
+    feats = torch.randn(2, 5, 64, 64), torch.randn(2, 2, 64, 64)
+    shipped_out = shipped(predicted, feats[0], warped, feats[1], iuv)
+    assert torch.allclose(shipped_out.alpha, torch.sigmoid(torch.tensor(2.0)) * mask)
     with pytest.raises(ValueError, match="predicted_features"):
         blender(predicted, torch.randn(2, 4, 64, 64), warped, torch.randn(2, 2, 64, 64), iuv)
 

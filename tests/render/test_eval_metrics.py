@@ -15,7 +15,9 @@ from dpt_core import render
 from dpt_core.data import shards
 from dpt_core.data.pairs import read_pairs
 from dpt_core.evaluate import (
+    IMAGE_BRANCHES,
     PART_COLUMNS,
+    TEXTURE_BRANCHES,
     evaluate,
     evaluate_renders,
     part_l1,
@@ -107,16 +109,13 @@ def test_texture_error_of_the_true_atlas_is_zero(crafted):
     _, result = crafted
     summary = _summary(result)
     assert summary["texture"]["texture_error"] == 0.0
-    for baseline in ("texture_mean_fill", "texture_nearest_fill", "texture_mirror_fill"):
+    for baseline in TEXTURE_BRANCHES[1:]:
         assert 0.01 < summary[baseline]["texture_error"] < 0.5
     parts = [summary["texture"][c] for c in PART_COLUMNS]
     assert all(p is None or p == 0.0 for p in parts) and any(p == 0.0 for p in parts)
     table = pq.read_table(result.metrics_url)
-    assert table.num_rows == 4 * 3 + 4 * 4  # 3 image branches + texture and its 3 baselines
-    assert set(table.column("branch").to_pylist()) == {
-        "predictive", "warped", "blended", "texture", "texture_mean_fill",
-        "texture_nearest_fill", "texture_mirror_fill",
-    }  # fmt: skip
+    assert table.num_rows == 4 * 3 + 4 * 5  # 3 image branches + texture and its 4 baselines
+    assert set(table.column("branch").to_pylist()) == {*IMAGE_BRANCHES, *TEXTURE_BRANCHES}
 
 
 def test_part_l1_and_regions_by_hand():
@@ -154,10 +153,7 @@ def test_evaluate_a_run_renders_its_test_pairs(tiny_root):
     (result,) = evaluate(tiny_root.run_url, limit=3)
     assert result.render_url.endswith("/renders/tiny-run/test")
     assert result.images == 3
-    assert {r["branch"] for r in result.summary} == {
-        "predictive", "warped", "blended", "texture", "texture_mean_fill",
-        "texture_nearest_fill", "texture_mirror_fill",
-    }  # fmt: skip
+    assert {r["branch"] for r in result.summary} == {*IMAGE_BRANCHES, *TEXTURE_BRANCHES}
     with open(result.report_url, encoding="utf-8") as stream:
         html = stream.read()
     assert 'class="curve"' in html and "<title>l1</title>" in html  # training curve
@@ -168,12 +164,7 @@ def test_evaluate_pose_bank_set_has_textures_but_no_image_scores(tiny_root):
                     branches=("tex",))  # fmt: skip
     render.render_requests(job, [("id00002_p000_v00", "id00000_p000_v00")])
     result = evaluate_renders(job.url)
-    assert [r["branch"] for r in result.summary] == [
-        "texture",
-        "texture_mean_fill",
-        "texture_nearest_fill",
-        "texture_mirror_fill",
-    ]
+    assert [r["branch"] for r in result.summary] == list(TEXTURE_BRANCHES)
     with open(result.report_url, encoding="utf-8") as stream:
         assert "target pose (IUV)" in stream.read()
 

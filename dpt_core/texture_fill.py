@@ -1,0 +1,76 @@
+"""Push-pull fill of a partial UV atlas: every unseen texel gets a smooth interpolation of the
+visible texels of its own part, from local colours near the seen region to the part's mean far
+from it.
+
+Per part tile: *push* sums visible colours and counts up an image pyramid (2×2 sums, to 1×1);
+*pull* walks back down, keeping each level's own average where it saw anything and the coarser
+level's fill elsewhere. A part no view reaches takes its partner's fill (mirrored limb or other
+torso half, ``PARTNER``), else the mean of every visible texel. Visible texels keep their value.
+
+It is both a baseline of the texture-completion question (``metrics.texture``) and the starting
+point the inpainting network refines (``models.inpainter``, ``fill_prior``): the network only
+has to learn what this fill gets wrong.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from dpt_core.atlas import TILE_COLS, TILE_ROWS
+from dpt_core.iuv import MIRROR_PART, N_PARTS
+
+
+def atlas_to_parts(atlas_bchw: torch.Tensor) -> torch.Tensor:
+    """(B, C, 6n, 4n) atlas -> (B, 24, C, n, n) part tiles; index ``p - 1`` holds part ``p``."""
+    b, c, rows = atlas_bchw.shape[:3]
+    n = rows // TILE_ROWS
+    tiles = atlas_bchw.reshape(b, c, TILE_ROWS, n, TILE_COLS, n)
+    return tiles.permute(0, 4, 2, 1, 3, 5).reshape(b, N_PARTS, c, n, n)
+
+
+def parts_to_atlas(parts_bpcnn: torch.Tensor) -> torch.Tensor:
+    """(B, 24, C, n, n) part tiles -> (B, C, 6n, 4n) atlas (inverse of ``atlas_to_parts``)."""
+    b, _, c, n, _ = parts_bpcnn.shape
+    tiles = parts_bpcnn.reshape(b, TILE_COLS, TILE_ROWS, c, n, n).permute(0, 3, 2, 4, 1, 5)
+    return tiles.reshape(b, c, TILE_ROWS * n, TILE_COLS * n)
+
+
+PARTNER = tuple(MIRROR_PART.get(p, 3 - p if p <= 2 else p) - 1 for p in range(1, N_PARTS + 1))
+"""Index (part - 1) of every part's partner tile: its mirror, or the other torso half."""
+
+
+def _push_pull(rgb: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    """(N, C, n, n) masked colours and (N, 1, n, n) 0/1 weights -> (N, C, n, n) fill."""
+    sums, counts = [rgb * vis], [vis]
+    while sums[-1].shape[-1] > 1:
+        side = sums[-1].shape[-1]
+        k = 2 if side % 2 == 0 else side  # odd tile sides go straight to 1×1
+        sums.append(F.avg_pool2d(sums[-1], k) * k * k)
+        counts.append(F.avg_pool2d(counts[-1], k) * k * k)
+    fill = sums[-1] / counts[-1].clamp_min(1e-8)
+    for s, c in zip(reversed(sums[:-1]), reversed(counts[:-1]), strict=True):
+        up = F.interpolate(fill, size=s.shape[-2:], mode="bilinear", align_corners=False)
+        fill = torch.where(c > 0, s / c.clamp_min(1e-8), up)
+    return fill
+
+
+def push_pull_fill_parts(parts: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    """Fill part tiles: ``parts`` (B, 24, C, n, n), ``vis`` (B, 24, 1, n, n) 0/1 -> the same
+    shape as ``parts``, visible texels unchanged (see the module docstring)."""
+    want = (*parts.shape[:2], 1, *parts.shape[3:])
+    if parts.ndim != 5 or parts.shape[1] != N_PARTS or tuple(vis.shape) != want:
+        raise ValueError(
+            f"parts, vis: expected (B, 24, C, n, n) and (B, 24, 1, n, n), "
+            f"got {tuple(parts.shape)} and {tuple(vis.shape)}"
+        )
+    b, p, c, n, _ = parts.shape
+    vis = vis.to(parts.dtype)
+    fill = _push_pull(parts.reshape(b * p, c, n, n), vis.reshape(b * p, 1, n, n))
+    fill = fill.reshape(b, p, c, n, n)
+    seen = vis.amax((-1, -2), keepdim=True) > 0  # (B, 24, 1, 1, 1)
+    partner, partner_seen = fill[:, list(PARTNER)], seen[:, list(PARTNER)]
+    total = vis.sum((1, 3, 4), keepdim=True)
+    overall = (parts * vis).sum((1, 3, 4), keepdim=True) / total.clamp_min(1.0)
+    fill = torch.where(seen, fill, torch.where(partner_seen, partner, overall))
+    return torch.where(vis > 0, parts, fill)
