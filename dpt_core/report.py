@@ -211,13 +211,19 @@ def build_report(
                          sorted(notes.items()))  # fmt: skip
     charts = "".join(line_chart_svg(k, v) for k, v in curves.items())
     losses_p = f'<p class="meta" id="losses">{html.escape(losses)}</p>' if losses else ""
+    sheet_link = (
+        '<p class="meta">The same samples as one image: <a id="sheet" href="contact_sheet.png">'
+        "contact_sheet.png</a> (beside this report).</p>"
+        if grid
+        else ""
+    )
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f'<style>{_STYLE}</style></head><body><h1>{title}</h1><p class="meta">{meta}</p>'
         f"{losses_p}"
         f"<h2>Metrics per branch</h2>{metrics_table(summary, notes)}"
         f'<ul class="notes">{note_items}</ul>'
-        f"<h2>Samples</h2>{grid_table(grid)}"
+        f"<h2>Samples</h2>{sheet_link}{grid_table(grid)}"
         f"<h2>L1 per body part</h2>{part_chart_svg(summary)}"
         f"<h2>Training curves</h2>"
         f"{charts or '<p class=notes>No training metrics (runs/RUN/metrics.parquet).</p>'}"

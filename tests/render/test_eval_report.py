@@ -64,6 +64,8 @@ def test_report_is_self_contained(report):
     assert len(sources) == 3 * 6  # 3 samples × (source, target, pred, warp, blend, texture)
     assert all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    link = re.search(r'<a id="sheet" href="([^"]+)"', html).group(1)
+    assert (report.parent / link).is_file()  # the contact sheet beside the report
 
 
 def test_report_renders_in_chromium(chromium, report, tmp_path):
