@@ -105,7 +105,7 @@ def train_seed(root: str, seed: int, args: argparse.Namespace) -> tuple[str, flo
                  f"stages.inpainter.steps={args.inpainter_steps}",
                  f"stages.predictive.steps={args.predictive_steps}",
                  f"stages.blending.steps={args.blending_steps}",
-                 f"losses.vgg_weights={args.vgg or 'null'}"]  # fmt: skip
+                 f"losses.vgg_weights={args.vgg or 'null'}", *args.set]  # fmt: skip
     config = load_config(str(CONFIGS / f"{args.scale}.yaml"), overrides)
     started = time.perf_counter()
     result = train(config)
@@ -228,6 +228,13 @@ def main() -> None:
                         help="shaded studio (default unlit: texture error is then against the "
                              "very colours a camera sees, not lighting)")  # fmt: skip
     parser.add_argument("--vgg", default=None, help="VGG-19 weights for perceptual/style")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra training override (repeatable), e.g. losses.l1_person=1",
+    )
     parser.add_argument("--work", default=None, help="keep data and runs in this folder")
     parser.add_argument("--out", default=None, help="write JSON, sheets and reports here")
     args = parser.parse_args()

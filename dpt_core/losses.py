@@ -41,6 +41,9 @@ class LossConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     l1: float = Field(default=1.0, ge=0)
+    # extra L1 averaged over the target's person mask: a person fills ~15 % of a studio image,
+    # so whole-image L1 mostly rewards the background (see train.steps.image_losses)
+    l1_person: float = Field(default=0.0, ge=0)
     perceptual: float = Field(default=1.0, ge=0)
     style: float = Field(default=100.0, ge=0)
     adversarial: float = Field(default=0.1, ge=0)

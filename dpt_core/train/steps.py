@@ -11,7 +11,7 @@
   The discriminator steps first on (real, detached fake), then the generator (pix2pix order).
 
 Every step returns its losses as detached 0-d tensors (no device sync). ``l1_person`` is the
-L1 on the target's person mask (reported, not optimised).
+L1 on the target's person mask (always reported; optimised with weight ``losses.l1_person``).
 """
 
 from __future__ import annotations
@@ -54,12 +54,14 @@ def image_losses(
     """(named losses, weighted total) of a predicted target image (float32)."""
     target = batch["target"]
     losses = {"l1": l1_loss(pred, target)}
-    losses["l1_person"] = l1_loss(pred.detach(), target, batch["target_mask"])
-    total = weights.l1 * losses["l1"]
+    person = l1_loss(pred if weights.l1_person else pred.detach(), target, batch["target_mask"])
+    losses["l1_person"] = person
+    total = weights.l1 * losses["l1"] + weights.l1_person * person
     if vgg is not None and (weights.perceptual or weights.style):
         terms = vgg(pred, target)
         losses["perceptual"], losses["style"] = terms.perceptual, terms.style
         total = total + weights.perceptual * terms.perceptual + weights.style * terms.style
+    losses["l1_person"] = person.detach()
     return losses, total
 
 

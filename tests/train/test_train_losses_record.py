@@ -15,6 +15,7 @@ from dpt_core.models.vgg import CONV_NAMES
 from dpt_core.report import losses_line
 from dpt_core.train import train
 from dpt_core.train.metrics_log import read_metrics
+from dpt_core.train.steps import image_losses
 
 
 def test_run_without_vgg_records_and_logs_it(tiny_config, caplog, monkeypatch) -> None:
@@ -48,3 +49,22 @@ def test_run_with_caffe_layout_vgg_optimises_perceptual_and_style(tiny_config, t
     assert row["step"] == 3 and row["stage"] == "predictive"
     assert math.isfinite(row["perceptual"]) and row["perceptual"] > 0
     assert math.isfinite(row["style"]) and row["style"] > 0
+
+
+def test_person_l1_weight_adds_the_masked_term_by_hand() -> None:
+    target = torch.zeros(1, 3, 4, 4)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., :2, :] = 1.0  # the person: the top half
+    pred = torch.zeros(1, 3, 4, 4, requires_grad=True)
+    with torch.no_grad():
+        pred[..., :2, :] = 0.4  # off by 0.4 on the person, exact on the background
+    batch = {"target": target, "target_mask": mask}
+    plain, total = image_losses(pred, batch, None, losses.LossConfig())
+    assert math.isclose(total.item(), 0.2, rel_tol=1e-6)  # whole-image mean
+    assert math.isclose(plain["l1_person"].item(), 0.4, rel_tol=1e-6)
+    _, weighted = image_losses(pred, batch, None, losses.LossConfig(l1_person=2.0))
+    assert math.isclose(weighted.item(), 0.2 + 2.0 * 0.4, rel_tol=1e-6)
+    weighted.backward()
+    grad = pred.grad[0, 0]
+    assert math.isclose(grad[0, 0].item(), 1 / 48 + 2.0 / 24, rel_tol=1e-5)  # person pixel
+    assert grad[3, 3].item() == 0.0  # background: exact, |x| has 0 subgradient at 0
