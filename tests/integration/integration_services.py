@@ -82,8 +82,8 @@ def tiny_checkpoint(run_url: str) -> str:
 
 
 def deployment_args(name: str, job_env: dict | None = None, **params: object) -> list[str]:
-    """``prefect deployment run NAME --watch`` with ``params``; ``job_env`` replaces the
-    deployment's ``env`` job variable for this run."""
+    """``prefect deployment run NAME --watch`` with ``params``; ``job_env`` is merged over
+    the deployment's ``env`` job variable for this run."""
     args = [PREFECT, "deployment", "run", name, "--watch", "--watch-timeout", "240"]
     if job_env is not None:
         args += ["--job-variable", f"env={json.dumps(job_env)}"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -127,9 +128,8 @@ def dask_cluster(tmp_path_factory, prefect_env):
 
 
 def _job_env(runner: str, address: str | None = None) -> dict:
-    """The `env` job variable of a run: the deployments' logging setting plus the runner."""
-    env = {"PREFECT_LOGGING_EXTRA_LOGGERS": "dpt_core", "DPT_TASK_RUNNER": runner}
-    return env | ({"DPT_DASK_ADDRESS": address} if address else {})
+    """The `env` job variable of a run (merged over the deployment's): the task runner."""
+    return {"DPT_TASK_RUNNER": runner} | ({"DPT_DASK_ADDRESS": address} if address else {})
 
 
 def _objects(root: str) -> dict[str, bytes | None]:
@@ -181,6 +181,12 @@ def _kill_a_busy_worker(cluster: DaskCluster, render: subprocess.Popen, root: st
                 return busy[0]
             time.sleep(0.05)
     raise AssertionError(f"no Dask worker got a render task (render-batch exit {render.poll()})")
+
+
+def _tasks_run_on_workers(cluster: DaskCluster) -> set[str]:
+    """Names (less the index) of the Prefect task runs the Dask workers' logs report."""
+    logs = [cluster.scheduler_log.with_name(f"{name}.log").read_text() for name in WORKERS]
+    return {m.rsplit("-", 1)[0] for m in re.findall(r"Task run '([\w-]+)'", "".join(logs))}
 
 
 def _renders(root: str) -> dict[str, np.ndarray]:
@@ -256,6 +262,8 @@ def test_preprocess_and_render_batch_on_a_dask_cluster(bucket, deployed_env, das
     assert failures["dask"] == failures["thread"]
     assert [f[2] for f in failures["dask"]] == ["missing target"]
 
+    stages = {"write-studio", "extract", "textures", "render"}
+    assert stages <= _tasks_run_on_workers(cluster)  # the tasks ran on the Dask workers
     logs = flow_run_logs(env, "render-batch", flow_run_id(cli_output))
     assert any(f"scheduler {cluster.address}" in m for m in logs), logs
     assert any(f"Dask dashboard {cluster.dashboard}" in m for m in logs), logs
