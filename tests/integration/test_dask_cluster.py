@@ -84,19 +84,19 @@ def _start(args: list[str], folder: Path, env: dict) -> subprocess.Popen:
                                 start_new_session=True)  # fmt: skip
 
 
-def _wait_for_workers(address: str, n: int, timeout: float = 90) -> dict[str, str]:
-    """Worker name -> address once ``n`` workers joined the scheduler."""
+def _wait_for_workers(address: str, n: int, logs: Path, timeout: float = 90) -> None:
+    """Return once ``n`` workers joined the scheduler at ``address``; AssertionError naming
+    the folder of the logs after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             with Client(address, timeout=5) as client:
-                workers = client.scheduler_info(n_workers=-1)["workers"]
-                if len(workers) >= n:
-                    return {w["name"]: a for a, w in workers.items()}
-        except OSError:
+                if len(client.scheduler_info(n_workers=-1)["workers"]) >= n:
+                    return
+        except OSError:  # the scheduler is not listening yet
             pass
         time.sleep(0.5)
-    raise AssertionError(f"{n} Dask workers did not join {address} in {timeout} s")
+    raise AssertionError(f"{n} Dask workers did not join {address} in {timeout} s: see {logs}")
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def dask_cluster(tmp_path_factory, prefect_env):
                  "--no-dashboard", "--local-directory", str(folder)],
                 folder, _worker_env(prefect_env, folder),
             )  # fmt: skip
-        _wait_for_workers(address, len(WORKERS))
+        _wait_for_workers(address, len(WORKERS), base)
         yield DaskCluster(address, f"http://127.0.0.1:{dash}/status", procs, base / "scheduler.log")
     finally:
         for proc in reversed(procs.values()):  # workers first
