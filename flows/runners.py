@@ -7,7 +7,8 @@ always wins; every flow logs the runner it actually uses.
 * ``DPT_TASK_RUNNER``: ``thread`` (default) or ``dask``.
 * ``DPT_THREADS``: thread-pool size (default: CPU count + 4, at most 32, as Python's pools).
 * ``DPT_DASK_ADDRESS``: connect to this running Dask scheduler (``tcp://host:8786``); its
-  workers must have ``PREFECT_API_URL`` and the storage settings (S3 keys) in their env.
+  workers must have ``PREFECT_API_URL`` and the storage settings (S3 keys) in their env. The
+  flow log then names the scheduler's dashboard (README, "Running on a cluster").
 * ``DPT_DASK_WORKERS``: else start a local cluster of this many worker processes (default 2),
   one thread each; the flow's Prefect API URL (ephemeral server included) is passed to them.
 """
@@ -123,10 +124,21 @@ def collect(futures: Iterable[PrefectFuture], what: str) -> list[Any]:
     return results
 
 
+def dask_dashboard(runner: TaskRunner | None) -> str | None:
+    """Dashboard link of the running scheduler ``runner`` connects to (connecting now, so an
+    unreachable scheduler fails here, at the flow's start); None for other runners."""
+    if not isinstance(runner, DaskTaskRunner) or not runner.address:
+        return None
+    return runner.client.dashboard_link
+
+
 def log_runner(logger: Any, flow_name: str) -> None:
-    """Log which task runner the running flow uses (an explicit choice beats the env)."""
+    """Log which task runner the running flow uses (an explicit choice beats the env), and
+    the Dask dashboard of a running scheduler it connects to."""
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
     runner = context.task_runner if context is not None else None
     logger.info("%s: task runner %s", flow_name, describe_runner(runner))
+    if isinstance(runner, DaskTaskRunner) and runner.address:
+        logger.info("%s: Dask dashboard %s", flow_name, dask_dashboard(runner))

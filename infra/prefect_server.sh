@@ -17,12 +17,12 @@ healthy() { curl -fsS "$API/health" >/dev/null 2>&1; }
 
 case "${1:-start}" in
 start)
-    if healthy; then echo "[prefect] already running at $API"; exit 0; fi
+    if healthy; then echo "[prefect] already running at $API, UI http://127.0.0.1:$PORT"; exit 0; fi
     mkdir -p "$PREFECT_HOME"
     nohup "$PREFECT" server start --host 127.0.0.1 --port "$PORT" >"$DIR/server.log" 2>&1 &
     echo $! > "$DIR/server.pid"
     for _ in $(seq 1 180); do
-        if healthy; then echo "[prefect] server up at $API (log $DIR/server.log)"; exit 0; fi
+        if healthy; then echo "[prefect] server up at $API, UI http://127.0.0.1:$PORT (log $DIR/server.log)"; exit 0; fi
         sleep 0.5
     done
     echo "[prefect] server did not become healthy in 90 s:" >&2; tail -20 "$DIR/server.log" >&2; exit 1

@@ -97,3 +97,22 @@ def test_dask_workers_run_tasks_in_other_processes(prefect_harness):
     results = _pids.with_options(task_runner=dask_runner(2))(6)
     assert [x for x, _ in results] == list(range(6))
     assert os.getpid() not in {pid for _, pid in results}
+
+
+def test_dashboard_of_a_running_scheduler():
+    from distributed import LocalCluster
+
+    from flows.runners import dask_dashboard
+
+    with LocalCluster(
+        n_workers=1, processes=False, protocol="tcp", host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:  # fmt: skip
+        runner = DaskTaskRunner(address=cluster.scheduler_address)
+        try:
+            link = dask_dashboard(runner)
+        finally:
+            runner._exit_stack.close()
+    assert link == cluster.dashboard_link and link.startswith("http://127.0.0.1:")
+    assert dask_dashboard(dask_runner(2)) is None  # a local cluster: no scheduler to ask
+    assert dask_dashboard(None) is None
