@@ -178,7 +178,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--views", type=int, default=4, help="cameras (<= 6)")
     p.add_argument("--per-identity", type=int, default=8, help="generated images per person")
     p.add_argument("--bank-ids", type=int, default=16, help="pose-bank persons (4 poses × 2)")
-    p.add_argument("--epochs", type=int, default=24)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--studio-seed", type=int, default=18)
     args = p.parse_args(argv)
@@ -188,11 +188,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def write(result: dict, out: str | None) -> None:
+    """The results so far as JSON (``complete`` false until the last run is in)."""
+    if out:
+        storage.write_bytes(out, json.dumps(result, indent=1).encode())
+
+
 def run(args: argparse.Namespace, work: Path) -> dict:
+    """Every step; the results dict, rewritten to ``--out`` after each training run."""
     spec = StudioMarketSpec(args.train_ids, args.test_ids, args.poses, args.views,
                             args.studio_seed)  # fmt: skip
     recipe, times, started = TrainRecipe(epochs=args.epochs), {}, time.perf_counter()
     torchreid = import_torchreid()
+    result = {
+        "command": " ".join(["benchmarks/reid_value.py", *sys.argv[1:]]), "complete": False,
+        "reid_library": f"torchreid {torchreid.__version__} (osnet_x0_25, scratch, CPU)",
+        "spec": spec.__dict__, "recipe": recipe.__dict__, "per_identity": args.per_identity,
+        "bank_ids": args.bank_ids, "seeds": args.seeds, "times_s": times,
+        "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "load_avg_1m_start": round(os.getloadavg()[0], 2),
+    }  # fmt: skip
     roots = prepare_arms(args, spec, work, times)
     runs: dict[str, list[dict]] = {arm: [] for arm in roots}
     mark = time.perf_counter()
@@ -200,17 +215,15 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         for seed in args.seeds:
             for arm, root in roots.items():
                 runs[arm].append({"seed": seed, **run_arm(root, recipe, seed, f"{arm} s{seed}")})
+                result.update(runs=runs, wall_s=round(time.perf_counter() - started, 1))
+                write(result, args.out)
                 bar.update(1)
     times["train_eval_s"] = time.perf_counter() - mark
-    summary = summarise(runs)
-    return {
-        "reid_library": f"torchreid {torchreid.__version__} (osnet_x0_25, scratch, CPU)",
-        "spec": spec.__dict__, "recipe": recipe.__dict__, "per_identity": args.per_identity,
-        "bank_ids": args.bank_ids, "seeds": args.seeds, "runs": runs, "summary": summary,
-        "times_s": {k: round(v, 1) for k, v in times.items()},
-        "wall_s": round(time.perf_counter() - started, 1), "cpu_count": os.cpu_count(),
-        "machine": platform.machine(), "load_avg_1m": round(os.getloadavg()[0], 2),
-    }  # fmt: skip
+    result.update(summary=summarise(runs), complete=True,
+                  times_s={k: round(v, 1) for k, v in times.items()},
+                  wall_s=round(time.perf_counter() - started, 1),
+                  load_avg_1m_end=round(os.getloadavg()[0], 2))  # fmt: skip
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -221,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="reid_value-") as tmp:
             result = run(args, Path(tmp))
-    result["command"] = " ".join(["benchmarks/reid_value.py", *(argv or sys.argv[1:])])
+    write(result, args.out)
     print(table(result["runs"], result["summary"]))
     gain = result["summary"]["augmented"]["mAP_gain_points"]
     print(
@@ -229,7 +242,6 @@ def main(argv: list[str] | None = None) -> None:
         f"{GOAL_MAP_POINTS}); wall {result['wall_s']:.0f} s"
     )
     if args.out:
-        storage.write_bytes(args.out, json.dumps(result, indent=1).encode())
         print(f"results: {args.out}")
 
 
