@@ -58,7 +58,7 @@ class TrainRecipe:
     lr: float = 1e-3
     weight_decay: float = 5e-4
     margin: float = 0.3
-    threads: int = 2
+    threads: int = 1  # on a busy 2-core machine 2 intra-op threads ran ~10x slower
 
 
 @dataclass

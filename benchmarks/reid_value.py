@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_ROOT, DEMO_RUN = ROOT / "data/demo", "studio-demo"
 DEMO_CONFIG = ROOT / "configs/train/demo.yaml"
 GOAL_MAP_POINTS = 2.0
+ARM_GROUPS = (("original", "augmented"), ("oracle",))  # the pair the goal needs comes first
 
 
 def demo_generator() -> tuple[str, int]:
@@ -181,6 +182,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--studio-seed", type=int, default=18)
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the re-id training")
     args = p.parse_args(argv)
     if args.quick:
         args.train_ids, args.test_ids, args.per_identity, args.bank_ids = 12, 8, 4, 4
@@ -198,7 +200,8 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     """Every step; the results dict, rewritten to ``--out`` after each training run."""
     spec = StudioMarketSpec(args.train_ids, args.test_ids, args.poses, args.views,
                             args.studio_seed)  # fmt: skip
-    recipe, times, started = TrainRecipe(epochs=args.epochs), {}, time.perf_counter()
+    recipe = TrainRecipe(epochs=args.epochs, threads=args.threads)
+    times, started = {}, time.perf_counter()
     torchreid = import_torchreid()
     result = {
         "command": " ".join(["benchmarks/reid_value.py", *sys.argv[1:]]), "complete": False,
@@ -211,13 +214,12 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     roots = prepare_arms(args, spec, work, times)
     runs: dict[str, list[dict]] = {arm: [] for arm in roots}
     mark = time.perf_counter()
-    with tqdm(total=len(args.seeds) * len(roots), desc="re-id runs", unit="run") as bar:
-        for seed in args.seeds:
-            for arm, root in roots.items():
-                runs[arm].append({"seed": seed, **run_arm(root, recipe, seed, f"{arm} s{seed}")})
-                result.update(runs=runs, wall_s=round(time.perf_counter() - started, 1))
-                write(result, args.out)
-                bar.update(1)
+    order = [(seed, arm) for group in ARM_GROUPS for seed in args.seeds for arm in group
+             if arm in roots]  # fmt: skip
+    for seed, arm in tqdm(order, desc="re-id runs", unit="run"):
+        runs[arm].append({"seed": seed, **run_arm(roots[arm], recipe, seed, f"{arm} s{seed}")})
+        result.update(runs=runs, wall_s=round(time.perf_counter() - started, 1))
+        write(result, args.out)
     times["train_eval_s"] = time.perf_counter() - mark
     result.update(summary=summarise(runs), complete=True,
                   times_s={k: round(v, 1) for k, v in times.items()},
