@@ -170,6 +170,18 @@ def evaluate(model, data: MarketData) -> dict:
             "rank5": 100 * float(cmc[4]), "ours_agree": bool(agree)}  # fmt: skip
 
 
+def chance_level(root: str, draws: int = 200) -> dict:
+    """Rank-1 / mAP (%) of random distances on ``root``'s query/gallery: the floor."""
+    data = load_tree(root)
+    q_pids, q_cams = (np.array([q[k] for q in data.query]) for k in (1, 2))
+    g_pids, g_cams = (np.array([g[k] for g in data.gallery]) for k in (1, 2))
+    rng = np.random.default_rng(0)
+    found = [rank_metrics(rng.random((len(q_pids), len(g_pids))), q_pids, g_pids, q_cams, g_cams)
+             for _ in range(draws)]  # fmt: skip
+    return {"rank1": round(100 * float(np.mean([m.rank1 for m in found])), 2),
+            "mAP": round(100 * float(np.mean([m.mean_ap for m in found])), 2)}  # fmt: skip
+
+
 def run_arm(root: str, recipe: TrainRecipe, seed: int, label: str) -> dict:
     """Train on ``root``'s training set with ``seed``, evaluate; figures and seconds."""
     started = time.perf_counter()

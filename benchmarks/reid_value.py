@@ -19,7 +19,11 @@
    generator, to tell render quality from the idea).
 
 Reported: rank-1 and mAP (torchreid's ``evaluate_rank``, %) per arm, mean and sample standard
-deviation over seeds, the mAP gain of ``augmented`` over ``original``, and wall times.
+deviation over seeds, the mAP gain of ``augmented`` over ``original``, and wall times. "Same
+epochs" means the augmented arm sees more images, hence more iterations (both are reported).
+torchreid is not a project dependency: when missing it is pip-installed (``torchreid==0.2.5``
+and the ``gdown``, ``beautifulsoup4`` its package ``__init__`` imports) into this interpreter's
+environment, with a message saying so.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import time
 import warnings
 from pathlib import Path
 
-from _reid_train import TrainRecipe, import_torchreid, run_arm
+from _reid_train import TrainRecipe, chance_level, import_torchreid, run_arm
 from _timing import format_table
 from tqdm import tqdm
 
@@ -212,6 +216,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         "load_avg_1m_start": round(os.getloadavg()[0], 2),
     }  # fmt: skip
     roots = prepare_arms(args, spec, work, times)
+    result["chance"] = chance_level(roots["original"])
     runs: dict[str, list[dict]] = {arm: [] for arm in roots}
     mark = time.perf_counter()
     order = [(seed, arm) for group in ARM_GROUPS for seed in args.seeds for arm in group
@@ -238,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
             result = run(args, Path(tmp))
     write(result, args.out)
     print(table(result["runs"], result["summary"]))
+    chance = result["chance"]
+    print(f"chance (random distances): rank-1 {chance['rank1']:.2f} %, mAP {chance['mAP']:.2f} %")
     gain = result["summary"]["augmented"]["mAP_gain_points"]
     print(
         f"mAP gain of augmented over original: {gain:+.2f} points (goal >= "
