@@ -40,7 +40,13 @@ import time
 import warnings
 from pathlib import Path
 
-from _reid_train import TrainRecipe, chance_level, import_torchreid, run_arm
+from _reid_train import (
+    TrainRecipe,
+    chance_level,
+    histogram_reference,
+    import_torchreid,
+    run_arm,
+)
 from _timing import format_table
 from tqdm import tqdm
 
@@ -225,6 +231,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     }  # fmt: skip
     roots = prepare_arms(args, spec, work, times)
     result["chance"] = chance_level(roots["original"])
+    result["colour_histogram"] = histogram_reference(roots["original"])
     runs: dict[str, list[dict]] = {arm: [] for arm in roots if arm in args.arms}
     mark = time.perf_counter()
     order = [(seed, arm) for group in ARM_GROUPS for seed in args.seeds for arm in group
@@ -252,7 +259,11 @@ def main(argv: list[str] | None = None) -> None:
     write(result, args.out)
     print(table(result["runs"], result["summary"]))
     chance = result["chance"]
-    print(f"chance (random distances): rank-1 {chance['rank1']:.2f} %, mAP {chance['mAP']:.2f} %")
+    hist = result["colour_histogram"]
+    print(
+        f"chance (random distances): rank-1 {chance['rank1']:.2f} %, mAP {chance['mAP']:.2f} %; "
+        f"colour histogram (no training): rank-1 {hist['rank1']:.2f} %, mAP {hist['mAP']:.2f} %"
+    )
     gain = result["summary"].get("augmented", {}).get("mAP_gain_points")
     if gain is not None:
         print(f"mAP gain of augmented over original: {gain:+.2f} points (goal >= "
