@@ -4,7 +4,9 @@ Modules by role: ``market`` (Market-1501 names, the code reserved for generated 
 ``config`` (the typed settings), ``sources`` (SRC: a Market-1501 folder or a sharded data set,
 and its IUVs), ``bank`` (target poses), ``plan`` (sources and targets per identity), ``crop``
 (square model frame <-> re-id box), ``originals`` (DST's untouched files), ``augment`` (the
-stage) and ``cli`` (``dpt reid-augment``)::
+stage) and ``cli`` (``dpt reid-augment``); for measuring what augmentation buys,
+``studio_market`` (a Market-1501 tree rendered by the studio, the no-test-source check) and
+``evaluation`` (Market-1501 rank-1 / mAP)::
 
     from dpt_core.reid import AugmentConfig, augment_reid
     summary = augment_reid(AugmentConfig(src, dst, pose_bank, checkpoint, per_identity=4,

@@ -54,9 +54,12 @@ def crop_box(box_xyxy: Sequence[float], out_hw: tuple[int, int], margin: float, 
     return (left, top, left + width, top + height)
 
 
-def crop_resize(image_hw3: np.ndarray, box: Box, out_hw: tuple[int, int]) -> np.ndarray:
+def crop_resize(
+    image_hw3: np.ndarray, box: Box, out_hw: tuple[int, int], nearest: bool = False
+) -> np.ndarray:
     """(out_h, out_w, C) uint8: ``box`` of the image (edge pixels repeated outside it), resized
-    with area interpolation when shrinking, bilinear when enlarging."""
+    with area interpolation when shrinking, bilinear when enlarging; ``nearest`` for label
+    images such as IUVs, whose values must not be mixed."""
     if image_hw3.ndim != 3 or image_hw3.dtype != np.uint8:
         raise ValueError(f"image_hw3: expected (H, W, C) uint8, got {image_hw3.shape} "
                          f"{image_hw3.dtype}")  # fmt: skip
@@ -69,6 +72,8 @@ def crop_resize(image_hw3: np.ndarray, box: Box, out_hw: tuple[int, int]) -> np.
     patch = image_hw3[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
     shrink = patch.shape[0] > out_hw[0] or patch.shape[1] > out_hw[1]
     interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    if nearest:
+        interpolation = cv2.INTER_NEAREST
     return cv2.resize(patch, (out_hw[1], out_hw[0]), interpolation=interpolation)
 
 
