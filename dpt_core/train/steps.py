@@ -55,13 +55,12 @@ def image_losses(
     target = batch["target"]
     losses = {"l1": l1_loss(pred, target)}
     person = l1_loss(pred if weights.l1_person else pred.detach(), target, batch["target_mask"])
-    losses["l1_person"] = person
+    losses["l1_person"] = person.detach()
     total = weights.l1 * losses["l1"] + weights.l1_person * person
     if vgg is not None and (weights.perceptual or weights.style):
         terms = vgg(pred, target)
         losses["perceptual"], losses["style"] = terms.perceptual, terms.style
         total = total + weights.perceptual * terms.perceptual + weights.style * terms.style
-    losses["l1_person"] = person.detach()
     return losses, total
 
 
