@@ -45,6 +45,7 @@ from dpt_core.metrics import (
     nearest_visible_fill,
     push_pull_fill,
     ssim,
+    strip_fill,
     texture_completion_error,
     texture_error_by_part,
 )
@@ -60,6 +61,7 @@ TEXTURE_BRANCHES = (
     "texture_nearest_fill",
     "texture_mirror_fill",
     "texture_pushpull_fill",
+    "texture_strip_fill",
 )
 """The completed atlas, then the baselines (metrics.texture); in texture rows the per-part
 columns ``l1_pNN`` hold that part's texture error on unseen texels."""
@@ -321,6 +323,7 @@ class _Scorer:
                 nearest_visible_fill(partial, seen, self.n),
                 mirrored_part_fill(partial, seen, self.n),
                 push_pull_fill(partial, seen, self.n),
+                strip_fill(partial, seen, self.n),
             )
             for branch, atlas in zip(TEXTURE_BRANCHES, fills, strict=True):
                 try:

@@ -53,6 +53,16 @@ PART_NAMES: dict[int, str] = {
     24: "head_left",
 }
 
+OTHER_HALF_PART: dict[int, int] = {
+    **{p: p + 1 for p in (1, 23)},
+    **{p + 1: p for p in (1, 23)},
+    **{p: p + 2 for p in (7, 8, 11, 12, 15, 16, 19, 20)},
+    **{p + 2: p for p in (7, 8, 11, 12, 15, 16, 19, 20)},
+}
+"""The other half of the same segment (torso back <-> front, a limb's back <-> front or inner <->
+outer, head right <-> left) for the 20 parts split in two; hands and feet are whole. Each pair
+wraps around its segment's axis, with V running along the axis in both charts."""
+
 MIRROR_PART: dict[int, int] = {
     **{p: p + 1 for p in (3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23)},
     **{p + 1: p for p in (3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23)},

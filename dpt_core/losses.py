@@ -48,6 +48,9 @@ class LossConfig(BaseModel):
     style: float = Field(default=100.0, ge=0)
     adversarial: float = Field(default=0.1, ge=0)
     multiview: float = Field(default=1.0, ge=0)
+    # "views": each other view is a target; "mean": their visibility-weighted mean colour, the
+    # quantity texture completion is scored against (``studio.observed``)
+    multiview_target: Literal["views", "mean"] = "views"
     gan_mode: GanMode = "lsgan"
     vgg_weights: str | None = None  # torchvision .pth, Caffe .caffemodel, or Caffe-named .pth/.npz
     vgg_layers: tuple[str, ...] = DEFAULT_LAYERS
@@ -241,6 +244,7 @@ def multiview_inpainting_loss(
     person_ids: torch.Tensor | Sequence[Hashable],
     partial_atlas_bchw: torch.Tensor,
     visibility_b1hw: torch.Tensor,
+    target: Literal["views", "mean"] = "views",
 ) -> torch.Tensor:
     """Multi-view texture loss: each completed atlas against the *other* views of its person.
 
@@ -251,6 +255,11 @@ def multiview_inpainting_loss(
     masked mean. It is 0 (no NaN, still in the graph) when no person has two views in the batch
     or the other views see nothing. Targets are detached. Shapes: atlases (B, C, 6n, 4n),
     visibility (B, 1, 6n, 4n) 0/1; ``person_ids`` (B,) tensor or a sequence of hashables (str).
+
+    ``target="mean"``: each atlas is compared once per texel with the mean colour of the other
+    views that see it (a masked mean over texels any other view sees). Its optimum is the
+    person's mean appearance, the texture-completion ground truth; with ``"views"`` it is the
+    per-texel median of the other views.
     """
     if partial_atlas_bchw.shape != pred_atlas_bchw.shape or pred_atlas_bchw.ndim != 4:
         raise ValueError(
@@ -267,6 +276,16 @@ def multiview_inpainting_loss(
         raise ValueError(f"person_ids: expected {b} ids, got {ids.numel()}")
     same = ids[:, None] == ids[None, :]
     same.fill_diagonal_(False)
+    if target == "mean":
+        weights = same.to(pred_atlas_bchw.dtype)
+        vis = visibility_b1hw.detach().to(pred_atlas_bchw.dtype)
+        counts = torch.einsum("ij,jchw->ichw", weights, vis)
+        sums = torch.einsum("ij,jchw->ichw", weights, partial_atlas_bchw.detach() * vis)
+        seen = (counts > 0).to(pred_atlas_bchw.dtype)
+        diff = (pred_atlas_bchw - sums / counts.clamp(min=1.0)).abs() * seen
+        return diff.sum() / (seen.sum() * c).clamp(min=1.0)
+    if target != "views":
+        raise ValueError(f"target: expected 'views' or 'mean', got {target!r}")
     i, j = same.nonzero(as_tuple=True)
     vis = visibility_b1hw.detach()[j].to(pred_atlas_bchw.dtype)
     diff = (pred_atlas_bchw[i] - partial_atlas_bchw.detach()[j]).abs() * vis

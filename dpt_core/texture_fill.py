@@ -7,9 +7,16 @@ Per part tile: *push* sums visible colours and counts up an image pyramid (2×2 
 level's fill elsewhere. A part no view reaches takes its partner's fill (mirrored limb or other
 torso half, ``PARTNER``), else the mean of every visible texel. Visible texels keep their value.
 
-It is both a baseline of the texture-completion question (``metrics.texture``) and the starting
-point the inpainting network refines (``models.inpainter``, ``fill_prior``): the network only
-has to learn what this fill gets wrong.
+Strip fill (``strip_fill_parts``): the two halves of a segment (``iuv.OTHER_HALF_PART``: a limb's
+front and back, the torso's, the head's sides) wrap around one axis, and garments change along
+that axis (a sleeve's end, a waistline, a hem) far more than around it. So every unseen texel of a
+split segment takes the mean colour seen in its own row (same V) across both halves; rows nobody
+saw, hands and feet keep the push-pull fill. Measured on training identities of the studio
+(``benchmarks/RESULTS.md``, issue #19) it errs 0.90× as much as push-pull on unseen texels.
+
+Both are baselines of the texture-completion question (``metrics.texture``); the strip fill is
+the starting point the inpainting network refines (``models.inpainter``, ``fill_prior``): the
+network only has to learn what this fill gets wrong.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from dpt_core.atlas import TILE_COLS, TILE_ROWS
-from dpt_core.iuv import MIRROR_PART, N_PARTS
+from dpt_core.iuv import MIRROR_PART, N_PARTS, OTHER_HALF_PART
 
 
 def atlas_to_parts(atlas_bchw: torch.Tensor) -> torch.Tensor:
@@ -38,6 +45,9 @@ def parts_to_atlas(parts_bpcnn: torch.Tensor) -> torch.Tensor:
 
 PARTNER = tuple(MIRROR_PART.get(p, 3 - p if p <= 2 else p) - 1 for p in range(1, N_PARTS + 1))
 """Index (part - 1) of every part's partner tile: its mirror, or the other torso half."""
+
+_HALVES = sorted(OTHER_HALF_PART)
+_OTHER_HALVES = [OTHER_HALF_PART[p] for p in _HALVES]
 
 
 def _push_pull(rgb: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
@@ -74,3 +84,21 @@ def push_pull_fill_parts(parts: torch.Tensor, vis: torch.Tensor) -> torch.Tensor
     overall = (parts * vis).sum((1, 3, 4), keepdim=True) / total.clamp_min(1.0)
     fill = torch.where(seen, fill, torch.where(partner_seen, partner, overall))
     return torch.where(vis > 0, parts, fill)
+
+
+def strip_fill_parts(parts: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    """Fill part tiles like ``push_pull_fill_parts``, then give every unseen texel of a split
+    segment the mean colour its row (V) shows across both halves (see the module docstring).
+    Shapes as ``push_pull_fill_parts``; visible texels unchanged."""
+    fill = push_pull_fill_parts(parts, vis)
+    vis = vis.to(parts.dtype)
+    row_sums, row_counts = (parts * vis).sum(-1), vis.sum(-1)  # (B, 24, C, n), (B, 24, 1, n)
+    own = [p - 1 for p in _HALVES]
+    other = [p - 1 for p in _OTHER_HALVES]
+    sums = row_sums[:, own] + row_sums[:, other]
+    counts = row_counts[:, own] + row_counts[:, other]
+    row_mean = (sums / counts.clamp_min(1.0)).unsqueeze(-1).expand_as(fill[:, own])
+    use = (counts > 0).unsqueeze(-1) & (vis[:, own] == 0)
+    fill = fill.clone()
+    fill[:, own] = torch.where(use, row_mean, fill[:, own])
+    return fill

@@ -70,6 +70,23 @@ def test_push_pull_fill_interpolates_within_the_part_by_hand() -> None:
     np.testing.assert_allclose(filled[16:20, 0:4], (0.4 + 0.8 + 0.3) / 3)  # 5, 6 unseen: all
 
 
+def test_strip_fill_takes_the_row_mean_across_both_halves_by_hand() -> None:
+    n = 4
+    atlas, seen = np.zeros((6 * n, 4 * n, 3)), np.zeros((6 * n, 4 * n), bool)
+    # torso back (part 1, rows 0-3, cols 0-3) sees row 1 at two texels, torso front (part 2,
+    # rows 4-7) sees row 1 at one texel: every unseen row-1 texel of both gets their mean
+    atlas[1, 0], atlas[1, 2], atlas[5, 3] = 0.2, 0.4, 0.9
+    seen[1, 0] = seen[1, 2] = seen[5, 3] = True
+    atlas[12, 1], seen[12, 1] = 0.3, True  # part 4, a hand: whole, push-pull only
+    filled = metrics.strip_fill(atlas, seen, n)
+    push_pull = metrics.push_pull_fill(atlas, seen, n)
+    np.testing.assert_allclose(filled[1, [1, 3], 0], 0.5)
+    np.testing.assert_allclose(filled[5, 0:3, 0], 0.5)
+    assert filled[1, 0, 0] == 0.2 and filled[5, 3, 0] == 0.9  # seen texels unchanged
+    np.testing.assert_allclose(filled[[0, 2, 3, 4, 6, 7]], push_pull[[0, 2, 3, 4, 6, 7]])
+    np.testing.assert_allclose(filled[8:24], push_pull[8:24])  # unsplit or unseen: push-pull
+
+
 def test_observed_atlas_is_the_mean_over_views_that_see_each_texel() -> None:
     iuv = np.zeros((1, 2, 3), np.uint8)
     iuv[0, :, 0] = 1

@@ -5,6 +5,10 @@ Test pairs: a test identity's sample in a training pose as the source, its sampl
 pose as the target. Training pairs: training identities, both samples in training poses; no
 training sample in a held-out pose is used. The held-out pose names are fixed
 (``HELD_OUT_POSES``, four of the studio's 17 named poses) before any training.
+
+Choices (loss weights, step counts, architecture switches) are made on ``validation_pairs``:
+every ``every``-th training identity held out of training and scored in training poses, so
+neither a test identity nor a held-out pose takes part in any choice.
 """
 
 from __future__ import annotations
@@ -59,3 +63,25 @@ def check_disjoint(rows: list[dict], pairs: dict[str, list[dict]]) -> None:
         raise ValueError(
             f"test target poses seen in training: {sorted(train_poses & test_targets)}"
         )
+
+
+def validation_pairs(
+    rows: list[dict], poses: Collection[str] = HELD_OUT_POSES, every: int = 4
+) -> dict[str, list[dict]]:
+    """``{"train": [...], "test": [...]}`` for choosing a recipe: the training pairs of
+    ``held_out_pairs`` split by identity, every ``every``-th training identity (sorted) becoming
+    the "test" (validation) identities. Both use training poses only; no test identity and no
+    held-out pose appears anywhere (ValueError otherwise, or when a split is empty)."""
+    train = held_out_pairs(rows, poses)["train"]
+    identities = sorted({p["person_id"] for p in train})
+    held = set(identities[::every])
+    out = {"train": [p for p in train if p["person_id"] not in held],
+           "test": [p for p in train if p["person_id"] in held]}  # fmt: skip
+    if not out["train"] or not out["test"]:
+        raise ValueError(f"validation split: empty split ({ {k: len(v) for k, v in out.items()} })")
+    split = {r["key"]: r["split"] for r in rows}
+    pose = {r["key"]: r["pose"] for r in rows}
+    used = [p[k] for v in out.values() for p in v for k in ("source_key", "target_key")]
+    if any(split[k] != "train" or pose[k] in set(poses) for k in used):
+        raise ValueError("validation split: a test identity or a held-out pose leaked in")
+    return out

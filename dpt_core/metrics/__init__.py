@@ -49,6 +49,7 @@ from dpt_core.metrics.texture import (
     observed_atlas,
     part_map,
     push_pull_fill,
+    strip_fill,
     texture_completion_error,
     texture_error_by_part,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "psnr",
     "push_pull_fill",
     "ssim",
+    "strip_fill",
     "texture_completion_error",
     "texture_error_by_part",
 ]

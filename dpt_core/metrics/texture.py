@@ -3,10 +3,10 @@
 Baselines of the completion question (each fills only unseen texels): ``mean_part_colour_fill``
 (the part's mean visible colour), ``nearest_visible_fill`` (the nearest visible texel of the same
 part), ``mirrored_part_fill`` (the same (U, V) on the mirrored part where that one is seen, else
-the part mean), ``push_pull_fill`` (smooth interpolation of the part's visible texels, the fill
-the inpainting network starts from); ``nearest_view_fill`` copies from other views (an oracle
-with more input). ``observed_atlas`` builds the appearance ground truth from all of a person's
-views.
+the part mean), ``push_pull_fill`` (smooth interpolation of the part's visible texels) and its
+row-wise refinement ``strip_fill`` (the fill the inpainting network starts from);
+``nearest_view_fill`` copies from other views (an oracle with more input). ``observed_atlas``
+builds the appearance ground truth from all of a person's views.
 
 Atlases are DensePose atlases ``(6n, 4n, C)`` (see ``dpt_core.atlas``), uint8 or float in
 [0, 1]; visibility masks are ``(6n, 4n)`` bool. Errors are in [0, 1] units (uint8 / 255).
@@ -22,7 +22,12 @@ import torch
 
 from dpt_core.atlas import atlas_shape, scatter, tile_origin
 from dpt_core.iuv import MIRROR_PART, N_PARTS
-from dpt_core.texture_fill import atlas_to_parts, parts_to_atlas, push_pull_fill_parts
+from dpt_core.texture_fill import (
+    atlas_to_parts,
+    parts_to_atlas,
+    push_pull_fill_parts,
+    strip_fill_parts,
+)
 
 
 def _atlas(atlas: np.ndarray, name: str) -> np.ndarray:
@@ -194,16 +199,26 @@ def mirrored_part_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int
     return out
 
 
-def push_pull_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
-    """Fill unseen texels by push-pull interpolation of their part's visible texels (the partner
-    part's where a part is unseen; ``dpt_core.texture_fill``). Input shape and dtype."""
+def _fill_with(fill_parts, partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
     atlas, seen = _check_fill_inputs(partial_atlas, visibility, n)
     values = torch.from_numpy(_unit(atlas)).permute(2, 0, 1)[None]
     vis = torch.from_numpy(seen)[None, None].to(values.dtype)
     parts = atlas_to_parts(torch.cat((values * vis, vis), dim=1))
-    fill = parts_to_atlas(push_pull_fill_parts(parts[:, :, :-1], parts[:, :, -1:]))
+    fill = parts_to_atlas(fill_parts(parts[:, :, :-1], parts[:, :, -1:]))
     out = fill[0].permute(1, 2, 0).numpy()
     return _cast_like(out * 255.0, np.uint8) if atlas.dtype == np.uint8 else out.astype(atlas.dtype)
+
+
+def push_pull_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
+    """Fill unseen texels by push-pull interpolation of their part's visible texels (the partner
+    part's where a part is unseen; ``dpt_core.texture_fill``). Input shape and dtype."""
+    return _fill_with(push_pull_fill_parts, partial_atlas, visibility, n)
+
+
+def strip_fill(partial_atlas: np.ndarray, visibility: np.ndarray, n: int) -> np.ndarray:
+    """Push-pull, then every unseen texel of a two-half segment gets the mean colour seen in its
+    row across both halves (``texture_fill.strip_fill_parts``). Input shape and dtype."""
+    return _fill_with(strip_fill_parts, partial_atlas, visibility, n)
 
 
 def texture_error_by_part(

@@ -8,11 +8,12 @@ residual blocks and a 3×3 head give one blending logit and a 3-channel correcti
     image = clamp(alpha · warped + (1 - alpha) · predicted + correction, -1, 1)
 
 The mask confines the warped image to the body surface (it is 0 elsewhere). The head's weights
-start at zero and its logit bias at ``warp_prior`` (2: alpha = 0.88), so an untrained blender
-mostly shows the warped image on the body and the predicted image off it; training moves alpha
-towards whichever branch is right per pixel. The paper leaves the start open; starting from the
-plain average (``warp_prior=0``) cost the blend its lead inside the body at the step budgets a CPU
-affords, because the warped branch is the one that carries the source's texture there.
+start at zero and its logit bias at ``warp_prior`` (4: alpha = 0.98), so an untrained blender
+shows the warped image on the body and the predicted image off it; training moves alpha towards
+whichever branch is right per pixel. The paper leaves the start open; starting from the plain
+average (``warp_prior=0``) cost the blend its lead inside the body at the step budgets a CPU
+affords, because the warped branch is the one that carries the source's texture there; on the
+validation split 4 beat 2 on body and person-mask L1 (``benchmarks/RESULTS.md``, issue #19).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Blender(nn.Module):
         width: int = 64,
         n_res: int = 3,
         norm: str = "instance",
-        warp_prior: float = 2.0,
+        warp_prior: float = 4.0,
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels

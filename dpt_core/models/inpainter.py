@@ -26,8 +26,9 @@ part colour, mirrored part), so the network starts from what they know instead o
 discover it through 24 separate encoders, and the global embedding adds the rest.
 
 Fill prior (``fill_prior=True``, the shipped default): the network predicts a residual on the
-push-pull fill of the visible texels (``texture_fill``: local colours near the seen region, the
-part mean far from it, the partner part where a part is unseen). Its last layer starts at zero,
+strip fill of the visible texels (``texture_fill``: the row's mean colour across both halves of a
+limb, the torso or the head; push-pull elsewhere — local colours near the seen region, the part
+mean far from it, the partner part where a part is unseen). Its last layer starts at zero,
 so an untrained inpainter already is that fill and training only has to learn what the fill gets
 wrong (pattern, shading, which colour lies across a seam). Without it the randomly initialised
 decoder starts from noise and, at the step budgets a CPU affords, never catches up with the
@@ -47,7 +48,7 @@ from dpt_core.atlas import atlas_shape
 from dpt_core.iuv import N_PARTS
 from dpt_core.models.blocks import ResBlock, Upsample, check_bchw, conv_block
 from dpt_core.models.scales import ModelScale
-from dpt_core.texture_fill import PARTNER, atlas_to_parts, parts_to_atlas, push_pull_fill_parts
+from dpt_core.texture_fill import PARTNER, atlas_to_parts, parts_to_atlas, strip_fill_parts
 
 
 class InpainterOutput(NamedTuple):
@@ -58,13 +59,13 @@ class InpainterOutput(NamedTuple):
 
 
 HINT_CHANNELS = 11  # per part: mean colour (3), seen-any flag (1), partner colour + vis (4),
-# push-pull fill (3)
+# strip fill (3)
 
 
 def part_hints(parts_bpcnn: torch.Tensor, fill: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 24, 4, n, n) masked colour + visibility per part -> (B, 24, 11, n, n) hints: mean
     visible colour and a seen-any flag, broadcast; the partner tile's colour and visibility; the
-    push-pull fill (``texture_fill``; pass ``fill`` when already computed)."""
+    strip fill (``texture_fill``; pass ``fill`` when already computed)."""
     rgb, vis = parts_bpcnn[:, :, :3], parts_bpcnn[:, :, 3:]
     count = vis.sum((-1, -2), keepdim=True)
     mean = rgb.sum((-1, -2), keepdim=True) / count.clamp_min(1.0)
@@ -72,7 +73,7 @@ def part_hints(parts_bpcnn: torch.Tensor, fill: torch.Tensor | None = None) -> t
     flat = torch.cat((mean, seen), dim=2).expand(-1, -1, -1, *rgb.shape[-2:])
     partner = parts_bpcnn[:, list(PARTNER)]
     if fill is None:
-        fill = push_pull_fill_parts(rgb, vis)
+        fill = strip_fill_parts(rgb, vis)
     return torch.cat((flat, partner, fill), dim=2)
 
 
@@ -149,7 +150,7 @@ class TextureInpainter(nn.Module):
             for i in levels
         )
         rgb = nn.Conv2d(m * widths[0], m * 3, 3, padding=1, groups=g)
-        if self.fill_prior:  # a residual on the push-pull fill, starting at exactly that fill
+        if self.fill_prior:  # a residual on the strip fill, starting at exactly that fill
             nn.init.zeros_(rgb.weight)
             nn.init.zeros_(rgb.bias)
         self.to_rgb = nn.Sequential(rgb) if self.fill_prior else nn.Sequential(rgb, nn.Tanh())
@@ -197,7 +198,7 @@ class TextureInpainter(nn.Module):
         b = partial_atlas_bchw.shape[0]
         vis = visibility_b1hw.to(partial_atlas_bchw.dtype)
         x = atlas_to_parts(torch.cat((partial_atlas_bchw * vis, vis), dim=1))
-        fill = push_pull_fill_parts(x[:, :, :3], x[:, :, 3:])
+        fill = strip_fill_parts(x[:, :, :3], x[:, :, 3:])
         if self.hints:
             x = torch.cat((x, part_hints(x, fill)), dim=2)
         x = self.stem(x.reshape(b, -1, self.atlas_n, self.atlas_n))

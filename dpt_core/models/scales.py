@@ -44,7 +44,7 @@ class InpainterScale(_Frozen):
     shared_decoder: bool = False
     keep_visible: bool = True
     hints: bool = True  # mean colour and partner tile as inputs (see models.inpainter)
-    fill_prior: bool = True  # predict a residual on the push-pull fill (see texture_fill)
+    fill_prior: bool = True  # predict a residual on the strip fill (see texture_fill)
     # No norm by default: instance norm on a part tile that no pixel reaches (every view misses
     # some parts) has zero variance and its gradients explode through the stacked norms (about
     # 1e9 at tiny scale, NaN after two Adam steps at demo scale).
@@ -57,7 +57,7 @@ class BlenderScale(_Frozen):
     width: int = Field(gt=0)
     n_res: int = Field(ge=0)
     norm: Norm = "instance"
-    warp_prior: float = 2.0  # initial blend logit on the body (see models.blender)
+    warp_prior: float = 4.0  # initial blend logit on the body (see models.blender)
 
 
 class DiscriminatorScale(_Frozen):

@@ -12,7 +12,7 @@ scores only those texels (``EvalOptions.atlases_url``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import cv2
 import numpy as np
@@ -31,16 +31,22 @@ def _read_rgb(url: str) -> np.ndarray:
 
 
 def write_observed_atlases(
-    studio_url: str, out_url: str, n: int, persons: Iterable[str] | None = None
+    studio_url: str,
+    out_url: str,
+    n: int,
+    persons: Iterable[str] | None = None,
+    skip_poses: Collection[str] = (),
 ) -> list[str]:
     """Write ``out_url/PERSON.png`` (RGBA, tile size n) for the studio folder's people (all, or
-    ``persons``); returns the person ids written. ValueError for a person the studio lacks."""
+    ``persons``) from their samples in poses other than ``skip_poses``; returns the person ids
+    written. ValueError for a person the studio lacks."""
     table = pq.read_table(
-        storage.join(studio_url, "manifest.parquet"), columns=["person_id", "image", "iuv"]
+        storage.join(studio_url, "manifest.parquet"), columns=["person_id", "image", "iuv", "pose"]
     )
     views: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in table.to_pylist():
-        views[row["person_id"]].append((row["image"], row["iuv"]))
+        if row["pose"] not in skip_poses:
+            views[row["person_id"]].append((row["image"], row["iuv"]))
     wanted = sorted(views) if persons is None else sorted(set(persons))
     missing = [p for p in wanted if p not in views]
     if missing:

@@ -89,7 +89,7 @@ class TrainConfig(_Frozen):
     shuffle_buffer: int = Field(default=256, ge=1)
     use_textures: bool = True
     seed: int = 0
-    losses: LossConfig = LossConfig()
+    losses: LossConfig = LossConfig(l1_person=1.0, adversarial=0.0)  # the demo recipe
     device: str = "auto"
     amp: bool = True
     amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"

@@ -109,7 +109,9 @@ class InpainterStep(StageStep):
         partial, visibility = batch["partial_atlas"], batch["visibility"]
         with self.amp.autocast():
             atlas, features = self.net(partial, visibility)
-        loss = multiview_inpainting_loss(atlas.float(), batch["person"], partial, visibility)
+        loss = multiview_inpainting_loss(
+            atlas.float(), batch["person"], partial, visibility, self.weights.multiview_target
+        )
         unused = 0.0 * features.float().mean()  # the feature head trains later; DDP needs a grad
         self.amp.minimize(self.weights.multiview * loss + unused, self.optimizers["inpainter"])
         return {"multiview": loss.detach()}

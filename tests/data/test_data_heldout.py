@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dpt_core.data.heldout import check_disjoint, held_out_pairs
+from dpt_core.data.heldout import check_disjoint, held_out_pairs, validation_pairs
 
 
 def _rows() -> list[dict]:
@@ -42,3 +42,16 @@ def test_check_disjoint_refuses_a_leak() -> None:
     shared = {"train": pairs["train"], "test": [*pairs["test"], pairs["train"][0]]}
     with pytest.raises(ValueError, match="identities in both splits"):
         check_disjoint(rows, shared)
+
+
+def test_validation_pairs_use_training_identities_and_poses_only() -> None:
+    rows = _rows()
+    pairs = validation_pairs(rows, poses=("sit", "wave"), every=2)
+    pose = {r["key"]: r["pose"] for r in rows}
+    assert {p["person_id"] for p in pairs["train"]} == {"b"}
+    assert {p["person_id"] for p in pairs["test"]} == {"a"}
+    used = {pose[p[k]] for v in pairs.values() for p in v for k in ("source_key", "target_key")}
+    assert used == {"stand", "walk"}
+    assert len(pairs["train"]) == len(pairs["test"]) == 12
+    with pytest.raises(ValueError, match="empty split"):
+        validation_pairs(rows, poses=("sit", "wave"), every=1)

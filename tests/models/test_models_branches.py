@@ -22,7 +22,7 @@ from dpt_core.models import (
     parts_to_atlas,
 )
 from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
-from dpt_core.texture_fill import push_pull_fill_parts
+from dpt_core.texture_fill import strip_fill_parts
 
 
 def test_iuv_to_input_and_body_mask_values() -> None:
@@ -108,18 +108,18 @@ def test_part_hints_by_hand() -> None:
     assert (hints[0, 2, 3] == 1).all() and (hints[0, 3, 3] == 0).all()  # part 4 saw nothing
     assert torch.equal(hints[0, 3, 4:8], parts[0, 2])  # part 4's partner is part 3 (mirror)
     assert torch.equal(hints[0, 0, 4:8], parts[0, 1])  # torso halves are partners
-    # push-pull fill: part 3's unseen texels get the mean of its two seen ones, part 4 (unseen)
-    # its partner's fill
+    # strip fill (push-pull on hands): part 3's unseen texels get the mean of its two seen ones,
+    # part 4 (unseen) its partner's fill
     fill = torch.tensor([[0.5, 0.2], [0.2, -0.1]]).expand(3, 2, 2)
     assert torch.allclose(hints[0, 2, 8:], fill) and torch.allclose(hints[0, 3, 8:], fill)
 
 
-def test_untrained_inpainter_is_the_push_pull_fill(tiny, tiny_batch) -> None:
+def test_untrained_inpainter_is_the_strip_fill(tiny, tiny_batch) -> None:
     net = TextureInpainter.from_config(tiny)
     source, src_iuv, _ = tiny_batch
     partial, vis = scatter_torch(source, src_iuv, tiny.atlas_n)
     parts = atlas_to_parts(torch.cat((partial * vis, vis), dim=1))
-    fill = parts_to_atlas(push_pull_fill_parts(parts[:, :, :3], parts[:, :, 3:]))
+    fill = parts_to_atlas(strip_fill_parts(parts[:, :, :3], parts[:, :, 3:]))
     assert torch.allclose(net(partial, vis).atlas, fill, atol=1e-6)
 
 
@@ -186,7 +186,7 @@ def test_blender_starts_mostly_warped_on_body(tiny, image_factory, iuv_factory) 
     shipped = Blender.from_config(tiny, predicted_channels=5, warped_channels=2)
     feats = torch.randn(2, 5, 64, 64), torch.randn(2, 2, 64, 64)
     shipped_out = shipped(predicted, feats[0], warped, feats[1], iuv)
-    assert torch.allclose(shipped_out.alpha, torch.sigmoid(torch.tensor(2.0)) * mask)
+    assert torch.allclose(shipped_out.alpha, torch.sigmoid(torch.tensor(4.0)) * mask)
     with pytest.raises(ValueError, match="predicted_features"):
         blender(predicted, torch.randn(2, 4, 64, 64), warped, torch.randn(2, 2, 64, 64), iuv)
 

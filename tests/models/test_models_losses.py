@@ -97,6 +97,20 @@ def test_multiview_loss_with_three_views_compares_each() -> None:
     assert loss.item() == pytest.approx(14 / 6)
 
 
+def test_multiview_loss_mean_target_compares_with_the_other_views_mean() -> None:
+    pred = torch.zeros(3, 1, 1, 2)
+    partial = torch.tensor([[1.0, 8.0], [2.0, 8.0], [4.0, 8.0]]).view(3, 1, 1, 2)
+    vis = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 1.0]]).view(3, 1, 1, 2)
+    # texel 0: view 0 vs mean(2, 4) = 3, view 1 vs mean(1, 4) = 2.5, view 2 vs mean(1, 2) = 1.5;
+    # texel 1: only view 2 sees it, so views 0 and 1 are compared with 8, view 2 with nothing
+    loss = multiview_inpainting_loss(pred, [5, 5, 5], partial, vis, target="mean")
+    assert loss.item() == pytest.approx((3 + 2.5 + 1.5 + 8 + 8) / 5)
+    stranger = multiview_inpainting_loss(pred, [5, 5, 6], partial, vis, target="mean")
+    assert stranger.item() == pytest.approx((2 + 1) / 2)
+    with pytest.raises(ValueError, match="target"):
+        multiview_inpainting_loss(pred, [5, 5, 5], partial, vis, target="median")
+
+
 def test_multiview_loss_single_views_is_zero_not_nan() -> None:
     pred, partial, vis = _two_views_and_a_stranger()
     pred.requires_grad_(True)

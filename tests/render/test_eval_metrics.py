@@ -114,7 +114,7 @@ def test_texture_error_of_the_true_atlas_is_zero(crafted):
     parts = [summary["texture"][c] for c in PART_COLUMNS]
     assert all(p is None or p == 0.0 for p in parts) and any(p == 0.0 for p in parts)
     table = pq.read_table(result.metrics_url)
-    assert table.num_rows == 4 * 3 + 4 * 5  # 3 image branches + texture and its 4 baselines
+    assert table.num_rows == 4 * 3 + 4 * 6  # 3 image branches + texture and its 5 baselines
     assert set(table.column("branch").to_pylist()) == {*IMAGE_BRANCHES, *TEXTURE_BRANCHES}
 
 

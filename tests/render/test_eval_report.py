@@ -87,6 +87,7 @@ def test_report_renders_in_chromium(chromium, report, tmp_path):
         "texture_nearest_fill",
         "texture_mirror_fill",
         "texture_pushpull_fill",
+        "texture_strip_fill",
     ]
     assert '<table id="grid">' in dom
     assert len(re.findall(r'<rect class="bar"', dom)) > 24  # per-part bars of 3 branches
