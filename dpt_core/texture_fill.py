@@ -11,8 +11,8 @@ Strip fill (``strip_fill_parts``): the two halves of a segment (``iuv.OTHER_HALF
 front and back, the torso's, the head's sides) wrap around one axis, and garments change along
 that axis (a sleeve's end, a waistline, a hem) far more than around it. So every unseen texel of a
 split segment takes the mean colour seen in its own row (same V) across both halves; rows nobody
-saw, hands and feet keep the push-pull fill. Measured on training identities of the studio
-(``benchmarks/RESULTS.md``, issue #19) it errs 0.90× as much as push-pull on unseen texels.
+saw, hands and feet keep the push-pull fill. On the studio's validation split it errs 0.91× as
+much as push-pull on unseen texels (``benchmarks/RESULTS.md``, issue #19).
 
 Both are baselines of the texture-completion question (``metrics.texture``); the strip fill is
 the starting point the inpainting network refines (``models.inpainter``, ``fill_prior``): the
