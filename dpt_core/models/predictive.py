@@ -3,10 +3,19 @@
 Input at full resolution: the source image in [-1, 1] and both IUVs through ``iuv_to_input``
 (``IN_CHANNELS`` = 3 + 2·26). A 7×7 stem, ``n_down`` stride-2 levels (each a conv and a
 residual block, widths doubling up to ``max_width``), ``n_res`` residual blocks at the
-bottleneck, then ``n_down`` nearest-upsampling levels that concatenate the encoder's skip
-features and refine with a residual block. A 7×7 head with ``tanh`` gives the target image in
-[-1, 1]. The features that enter the head (``base_width`` channels, full resolution) are
-returned for the blender.
+bottleneck, then ``n_down`` nearest-upsampling levels that concatenate skip features and refine
+with a residual block. A 7×7 head with ``tanh`` gives the target image in [-1, 1]. The features
+that enter the head (``base_width`` channels, full resolution) are returned for the blender.
+
+Skips (``skips="all"``, the default): the plain U-Net, whose skips carry the full encoder —
+including the source image, aligned with the *source* pose while the output follows the target.
+After short trainings the source's head comes through as a saturated blob at the source head's
+position (it moves with the source, not the target). ``"target"`` takes the skips from a light
+encoder of the target IUV alone (a 7×7 stem and one stride-2 conv per level), so the source
+reaches the decoder only through the bottleneck: that removes the head blob, but on the studio's
+validation split it cost whole-image SSIM 0.50 -> 0.39, because a photo shoot's background is
+pixel-aligned between source and target and the skips are how it reaches the output; a
+saturated blob then appears on the torso instead (``benchmarks/RESULTS.md``, issue #19).
 """
 
 from __future__ import annotations
@@ -59,10 +68,14 @@ class PredictiveBranch(nn.Module):
         n_down: int = 4,
         n_res: int = 6,
         norm: str = "instance",
+        skips: str = "all",
     ) -> None:
         super().__init__()
+        if skips not in ("target", "all"):
+            raise ValueError(f"skips: expected 'target' or 'all', got {skips!r}")
         widths = [min(base_width * 2**i, max_width) for i in range(n_down + 1)]
         self.n_down = n_down
+        self.skips = skips
         self.feature_channels = base_width
         self.stem = conv_block(IN_CHANNELS, widths[0], kernel_size=7, norm=norm)
         self.downs = nn.ModuleList(
@@ -72,6 +85,11 @@ class PredictiveBranch(nn.Module):
             )
             for i in range(n_down)
         )
+        if skips == "target":
+            self.pose_stem = conv_block(IUV_CHANNELS, widths[0], kernel_size=7, norm=norm)
+            self.pose_downs = nn.ModuleList(
+                conv_block(widths[i], widths[i + 1], stride=2, norm=norm) for i in range(n_down - 1)
+            )
         self.bottleneck = nn.Sequential(*(ResBlock(widths[-1], norm=norm) for _ in range(n_res)))
         self.ups = nn.ModuleList(
             Upsample(widths[i + 1], widths[i], norm=norm) for i in reversed(range(n_down))
@@ -90,7 +108,7 @@ class PredictiveBranch(nn.Module):
     def from_config(cls, scale: ModelScale) -> PredictiveBranch:
         """Build from ``scale.predictive``."""
         p = scale.predictive
-        return cls(p.base_width, p.max_width, p.n_down, p.n_res, p.norm)
+        return cls(p.base_width, p.max_width, p.n_down, p.n_res, p.norm, p.skips)
 
     def forward(
         self,
@@ -118,6 +136,10 @@ class PredictiveBranch(nn.Module):
         for down in self.downs:
             skips.append(x)
             x = down(x)
+        if self.skips == "target":
+            skips = [self.pose_stem(iuv_to_input(target_iuv_b3hw))]
+            for down in self.pose_downs:
+                skips.append(down(skips[-1]))
         x = self.bottleneck(x)
         for up, fuse, skip in zip(self.ups, self.fuses, reversed(skips), strict=True):
             x = fuse(torch.cat((up(x), skip), dim=1))

@@ -32,6 +32,7 @@ class PredictiveScale(_Frozen):
     n_down: int = Field(ge=1, le=6)
     n_res: int = Field(ge=0)
     norm: Norm = "instance"
+    skips: Literal["all", "target"] = "all"  # what the U-Net's skips carry (models.predictive)
 
 
 class InpainterScale(_Frozen):

@@ -23,6 +23,7 @@ from dpt_core.models import (
 )
 from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
 from dpt_core.texture_fill import strip_fill_parts
+from dpt_core.train.checkpoint import load_generator, rng_state, save_checkpoint
 
 
 def test_iuv_to_input_and_body_mask_values() -> None:
@@ -223,3 +224,39 @@ def test_discriminator_patch_logits(tiny, spectral, image_factory, iuv_factory) 
         disc(images[..., :16, :16], iuv[..., :16, :16])
     plain = PatchDiscriminator(width=8, n_layers=2, conditional=False)
     assert plain(images).shape == (2, 1, 14, 14)
+
+
+@pytest.mark.parametrize("skips", ["target", "all"])
+def test_predictive_skips_carry_the_source_only_when_asked(tiny, tiny_batch, skips) -> None:
+    cfg = tiny.predictive.model_copy(update={"skips": skips})
+    net = PredictiveBranch.from_config(tiny.model_copy(update={"predictive": cfg})).eval()
+    source, src_iuv, tgt_iuv = tiny_batch
+    seen: list[torch.Tensor] = []
+    hooks = [f.register_forward_pre_hook(lambda m, a: seen.append(a[0])) for f in net.fuses]
+    with torch.no_grad():
+        net(source, src_iuv, tgt_iuv)
+        net(torch.flip(source, dims=[-1]), src_iuv, tgt_iuv)
+    for hook in hooks:
+        hook.remove()
+    half = len(seen) // 2
+    # each fuse's input is (upsampled decoder map, skip): compare the skip halves of both runs
+    same = [
+        torch.equal(a[:, a.shape[1] // 2 :], b[:, b.shape[1] // 2 :])
+        for a, b in zip(seen[:half], seen[half:], strict=True)
+    ]
+    assert all(same) if skips == "target" else not any(same)
+
+
+def test_checkpoint_saved_before_skips_loads_as_a_plain_unet(tmp_path) -> None:
+    old = get_scale("tiny").model_copy(
+        update={"predictive": get_scale("tiny").predictive.model_copy(update={"skips": "all"})}
+    )
+    model = DensePoseTransfer.from_config(old)
+    scale = old.model_dump(mode="json")
+    del scale["predictive"]["skips"]  # the scale as checkpoints wrote it before the field
+    payload = {"stage": "blending", "models": {"generator": model.state_dict()},
+               "optimizers": {}, "scaler": {}, "rng": rng_state(),
+               "metrics": {"sums": {}, "steps": 0}, "scale": scale, "config": {}}  # fmt: skip
+    url = save_checkpoint(str(tmp_path / "run"), 1, payload)
+    generator, loaded = load_generator(url)
+    assert loaded.predictive.skips == "all" and generator.predictive.skips == "all"
