@@ -28,12 +28,13 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import torch
 
 from dpt_core import storage
 from dpt_core.data import shards
 from dpt_core.data.manifest import read_dataset_manifest, shards_folder
-from dpt_core.data.pairs import read_pairs
+from dpt_core.data.pairs import pairs_url, read_pairs
 from dpt_core.iuv import decode_iuv_png
 from dpt_core.models import DensePoseTransfer, ModelScale, images_from_model
 from dpt_core.train.checkpoint import load_checkpoint, resolve_checkpoint
@@ -45,6 +46,8 @@ STAGE = "render"
 RENDER_VERSION = 1
 BRANCHES = {"pred": "predicted", "warp": "warped", "tex": "atlas"}  # member -> TransferOutput
 PNG_COMPRESSION = 3
+PAIR_COLUMNS = ("source_key", "target_key")
+REQUESTS_ROW_GROUP = 65_536  # rows per row group of requests.parquet, rounded to whole shards
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MANIFEST_SCHEMA = pa.schema(
     [("key", pa.string()), ("shard", pa.string()), ("source_key", pa.string()),
@@ -168,7 +171,8 @@ class InputIndex:
         for url in shards.shard_urls(storage.join(root_url, "densepose", dataset, iuv_source)):
             manifest = shards.shard_manifest_url(url)
             if storage.exists(manifest):
-                iuvs |= dict.fromkeys(shards.read_manifest(manifest).column("key").to_pylist(), url)
+                keys = shards.read_manifest(manifest, ["key"]).column("key").to_pylist()
+                iuvs |= dict.fromkeys(keys, url)
         return cls(image_urls, person, iuvs)
 
     def urls(self, keys: Iterable[str], images: bool = True) -> list[str]:
@@ -222,27 +226,42 @@ def png_rgb(image_hw3: np.ndarray) -> bytes:
 # ---- planning -----------------------------------------------------------------------------
 
 
-def requests_table(requests: pa.Table | Sequence[tuple[str, str]], shard_size: int) -> pa.Table:
-    """Requests sorted by output key, deduplicated, with their shard index (REQUESTS_SCHEMA)."""
+def _key_columns(requests: pa.Table | Sequence[tuple[str, str]]) -> tuple[pa.Array, pa.Array]:
+    """(source keys, target keys) as string arrays."""
     if isinstance(requests, pa.Table):
         missing = {"source_key", "target_key"} - set(requests.column_names)
         if missing:
             raise ValueError(f"requests: missing column(s) {sorted(missing)}")
-        pairs = zip(
-            *(requests.column(c).to_pylist() for c in ("source_key", "target_key")), strict=True
+        columns = (requests.column(c).combine_chunks() for c in ("source_key", "target_key"))
+        return tuple(c.cast(pa.string()) for c in columns)  # type: ignore[return-value]
+    pairs = [(str(s), str(t)) for s, t in requests]
+    return tuple(pa.array([p[i] for p in pairs], pa.string()) for i in (0, 1))  # type: ignore[return-value]
+
+
+def requests_table(requests: pa.Table | Sequence[tuple[str, str]], shard_size: int) -> pa.Table:
+    """Requests sorted by output key, deduplicated, with their shard index (REQUESTS_SCHEMA).
+
+    Columnar (Arrow) throughout: a million requests take a few hundred MB, not gigabytes.
+    """
+    source, target = _key_columns(requests)
+    keys = pc.binary_join_element_wise(source, target, "__")
+    table = pa.table({"key": keys, "source_key": source, "target_key": target})
+    table = table.take(pc.sort_indices(table, [(c, "ascending") for c in table.column_names]))
+    if table.num_rows > 1:  # a repeated request is its sorted neighbour's equal
+        key, src = table.column("key"), table.column("source_key")
+        repeat = pc.and_(pc.equal(key[1:], key[:-1]), pc.equal(src[1:], src[:-1]))
+        table = table.filter(
+            pa.concat_arrays([pa.array([True]), pc.invert(repeat).combine_chunks()])
         )
-    else:
-        pairs = iter(requests)
-    unique = sorted({(str(s), str(t)) for s, t in pairs})
-    rows = sorted((output_key(s, t), s, t) for s, t in unique)
-    bad = next((k for k, *_ in rows if "." in k or "/" in k or "\x00" in k), None)
-    if bad is not None:
-        raise ValueError(f"requests: keys must not contain '.', '/' or NUL, got {bad!r}")
-    if len({k for k, *_ in rows}) != len(rows):
+    keys = table.column("key")
+    bad = pc.match_substring_regex(keys, r"[./\x00]")
+    if pc.any(bad).as_py():
+        first = keys.filter(bad)[0].as_py()
+        raise ValueError(f"requests: keys must not contain '.', '/' or NUL, got {first!r}")
+    if table.num_rows > 1 and pc.any(pc.equal(keys[1:], keys[:-1])).as_py():
         raise ValueError("requests: two requests give the same output key (keys with '__')")
-    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], []]
-    shard = (np.arange(len(rows)) // shard_size).astype(np.int32)
-    return pa.table([*columns, pa.array(shard)], schema=REQUESTS_SCHEMA)
+    shard = (np.arange(table.num_rows) // shard_size).astype(np.int32)
+    return pa.table([*table.columns, pa.array(shard)], schema=REQUESTS_SCHEMA)
 
 
 def checkpoint_identity(checkpoint: str) -> tuple[str, str, int, ModelScale]:
@@ -267,7 +286,8 @@ def plan_render(job: RenderJob, requests: pa.Table | Sequence[tuple[str, str]]) 
         "atlas_n": scale.atlas_n, "target_dataset": job.target_dataset,
         "target_source": job.target_source, "requests": table.num_rows, "shards": n_shards,
     }  # fmt: skip
-    shards.write_manifest(storage.join(job.url, "requests.parquet"), table, REQUESTS_SCHEMA)
+    group = job.shard_size * max(1, REQUESTS_ROW_GROUP // job.shard_size)  # whole shards
+    shards.write_manifest(storage.join(job.url, "requests.parquet"), table, REQUESTS_SCHEMA, group)
     storage.write_bytes(storage.join(job.url, "render.json"), json.dumps(info, indent=1).encode())
     for stale in shards.shard_urls(job.url)[n_shards:]:
         for path in (stale, shards.shard_manifest_url(stale), storage.marker_url(stale)):
@@ -284,9 +304,26 @@ def read_render_info(render_url: str) -> dict:
 
 
 def read_requests(render_url: str, index: int | None = None) -> pa.Table:
-    """``requests.parquet`` of a render set, or the rows of shard ``index``."""
-    table = shards.read_manifest(storage.join(render_url, "requests.parquet"))
-    return table if index is None else table.filter(pc.equal(table.column("shard"), index))
+    """``requests.parquet`` of a render set, or the rows of shard ``index`` (read from the
+    row groups whose ``shard`` statistics can hold it: a shard costs the same at any size)."""
+    url = storage.join(render_url, "requests.parquet")
+    if index is None:
+        return shards.read_manifest(url)
+    with storage.open_read(url) as stream:
+        parquet = pq.ParquetFile(stream)
+        column = parquet.schema_arrow.get_field_index("shard")
+        stats = [parquet.metadata.row_group(g).column(column).statistics
+                 for g in range(parquet.num_row_groups)]  # fmt: skip
+        groups = [g for g, st in enumerate(stats) if _may_hold(st, index)]
+        table = parquet.read_row_groups(groups) if groups else parquet.schema_arrow.empty_table()
+    return table.filter(pc.equal(table.column("shard"), index))
+
+
+def _may_hold(statistics: pq.Statistics | None, value: int) -> bool:
+    """Whether a row group with these column statistics may hold ``value``."""
+    if statistics is None or not statistics.has_min_max:
+        return True
+    return statistics.min <= value <= statistics.max
 
 
 # ---- rendering ----------------------------------------------------------------------------
@@ -452,7 +489,8 @@ def pairs_requests(job: RenderJob, split: str = "test", limit: int | None = None
     that many, evenly spaced in output-key order."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1 or None, got {limit}")
-    table = requests_table(read_pairs(job.root_url, job.dataset, split), job.shard_size)
+    pairs = shards.read_manifest(pairs_url(job.root_url, job.dataset, split), PAIR_COLUMNS)
+    table = requests_table(pairs, job.shard_size)
     if limit is not None and table.num_rows > limit:
         keep = np.unique(np.linspace(0, table.num_rows - 1, limit).round().astype(np.int64))
         table = table.take(pa.array(keep))
