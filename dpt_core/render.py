@@ -16,6 +16,7 @@ inputs become rows of ``failures/render/NAME.parquet``; the rest of the shard is
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import json
@@ -33,7 +34,7 @@ import torch
 
 from dpt_core import storage
 from dpt_core.data import shards
-from dpt_core.data.manifest import read_dataset_manifest, shards_folder
+from dpt_core.data.manifest import shards_folder
 from dpt_core.data.pairs import pairs_url, read_pairs
 from dpt_core.iuv import decode_iuv_png
 from dpt_core.models import DensePoseTransfer, ModelScale, images_from_model
@@ -47,6 +48,7 @@ RENDER_VERSION = 1
 BRANCHES = {"pred": "predicted", "warp": "warped", "tex": "atlas"}  # member -> TransferOutput
 PNG_COMPRESSION = 3
 PAIR_COLUMNS = ("source_key", "target_key")
+INDEX_COLUMNS = ("key", "shard", "person_id")
 REQUESTS_ROW_GROUP = 65_536  # rows per row group of requests.parquet, rounded to whole shards
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MANIFEST_SCHEMA = pa.schema(
@@ -159,26 +161,78 @@ class InputIndex:
     iuvs: dict[str, str]
 
     @classmethod
-    def build(cls, root_url: str, dataset: str, iuv_source: str, images: bool = True) -> InputIndex:
-        """From the Parquet manifests only (FileNotFoundError naming a missing folder)."""
+    def build(
+        cls,
+        root_url: str,
+        dataset: str,
+        iuv_source: str,
+        images: bool = True,
+        keys: Iterable[str] | None = None,
+    ) -> InputIndex:
+        """From the Parquet manifests only (FileNotFoundError naming a missing folder).
+
+        ``keys``: index only these, reading only the manifests whose key range (Parquet
+        statistics) can hold one of them, so one render shard's index costs the same at any
+        data-set size; None indexes every key.
+        """
+        wanted = None if keys is None else sorted(set(keys))
         image_urls, person = {}, {}
         if images:
-            table = read_dataset_manifest(root_url, dataset, ["key", "shard", "person_id"])
             folder = shards_folder(root_url, dataset)
-            for key, stem, pid in zip(*table.to_pydict().values(), strict=True):
-                image_urls[key], person[key] = storage.join(folder, f"{stem}.tar"), pid or ""
+            urls = shards.shard_urls(folder)
+            if not urls:
+                raise FileNotFoundError(f"dataset {dataset!r} has no shards in {folder}")
+            for url in _holding(urls, wanted):
+                table = shards.read_manifest(shards.shard_manifest_url(url), INDEX_COLUMNS)
+                for key, stem, pid in zip(*table.to_pydict().values(), strict=True):
+                    if wanted is None or _has(wanted, key):
+                        image_urls[key] = storage.join(folder, f"{stem}.tar")
+                        person[key] = pid or ""
         iuvs = {}
-        for url in shards.shard_urls(storage.join(root_url, "densepose", dataset, iuv_source)):
-            manifest = shards.shard_manifest_url(url)
-            if storage.exists(manifest):
-                keys = shards.read_manifest(manifest, ["key"]).column("key").to_pylist()
-                iuvs |= dict.fromkeys(keys, url)
+        iuv_urls = shards.shard_urls(storage.join(root_url, "densepose", dataset, iuv_source))
+        for url in _holding([u for u in iuv_urls if storage.exists(shards.shard_manifest_url(u))],
+                            wanted):  # fmt: skip
+            found = shards.read_manifest(shards.shard_manifest_url(url), ["key"]).column("key")
+            iuvs |= {k: url for k in found.to_pylist() if wanted is None or _has(wanted, k)}
         return cls(image_urls, person, iuvs)
 
     def urls(self, keys: Iterable[str], images: bool = True) -> list[str]:
         """Shard URLs holding ``keys`` (their IUVs, and images when ``images``)."""
         maps = (self.iuvs, self.images) if images else (self.iuvs,)
         return sorted({m[k] for m in maps for k in keys if k in m})
+
+
+def _has(sorted_keys: list[str], key: str) -> bool:
+    i = bisect.bisect_left(sorted_keys, key)
+    return i < len(sorted_keys) and sorted_keys[i] == key
+
+
+def _key_range(manifest_url: str) -> tuple[str, str] | None:
+    """(smallest, largest) key of a manifest from its footer's statistics; None if unknown."""
+    with storage.open_read(manifest_url) as stream:
+        meta = pq.ParquetFile(stream).metadata
+    if meta.num_rows == 0:
+        return ("", "")
+    column = meta.schema.to_arrow_schema().get_field_index("key")
+    if column < 0:
+        return None
+    stats = [meta.row_group(g).column(column).statistics for g in range(meta.num_row_groups)]
+    if any(st is None or not st.has_min_max for st in stats):
+        return None
+    return min(st.min for st in stats), max(st.max for st in stats)
+
+
+def _holding(shard_urls: list[str], sorted_keys: list[str] | None) -> list[str]:
+    """The shards whose manifest's key range holds one of ``sorted_keys`` (all if None)."""
+    if sorted_keys is None:
+        return shard_urls
+    kept = []
+    for url in shard_urls:
+        span = _key_range(shards.shard_manifest_url(url))
+        i = 0 if span is None else bisect.bisect_left(sorted_keys, span[0])
+        if span is None or (i < len(sorted_keys) and sorted_keys[i] <= span[1]):
+            kept.append(url)
+    return kept
 
 
 def fetch_members(locations: dict[str, str], keys: Iterable[str]) -> dict[str, dict[str, bytes]]:
@@ -347,12 +401,25 @@ class _Item:
     tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # source, source IUV, target IUV
 
 
-def input_indexes(job: RenderJob) -> tuple[InputIndex, InputIndex]:
-    """(sources, targets) indexes of a job; the same object twice without a pose bank."""
-    sources = InputIndex.build(job.root_url, job.dataset, job.iuv_source)
-    if (job.target_dataset, job.target_source) == (job.dataset, job.iuv_source):
+def input_indexes(
+    job: RenderJob,
+    source_keys: Iterable[str] | None = None,
+    target_keys: Iterable[str] | None = None,
+) -> tuple[InputIndex, InputIndex]:
+    """(sources, targets) indexes of a job; the same object twice without a pose bank.
+
+    With ``source_keys`` and ``target_keys``, only those keys are indexed.
+    """
+    same = (job.target_dataset, job.target_source) == (job.dataset, job.iuv_source)
+    wanted = None if source_keys is None or target_keys is None else (set(source_keys),
+                                                                      set(target_keys))  # fmt: skip
+    keys = None if wanted is None else wanted[0] | (wanted[1] if same else set())
+    sources = InputIndex.build(job.root_url, job.dataset, job.iuv_source, keys=keys)
+    if same:
         return sources, sources
-    return sources, InputIndex.build(job.root_url, job.target_dataset, job.target_source, False)
+    bank_keys = None if wanted is None else wanted[1]
+    bank = InputIndex.build(job.root_url, job.target_dataset, job.target_source, False, bank_keys)
+    return sources, bank
 
 
 def _decode(
@@ -434,7 +501,8 @@ def render_shard(
     rows = read_requests(job.url, index).to_pylist()
     if not rows:
         raise ValueError(f"index: shard {index} is not in the plan of {job.url}")
-    sources, bank = indexes or input_indexes(job)
+    wanted = ({r["source_key"] for r in rows}, {r["target_key"] for r in rows})
+    sources, bank = indexes or input_indexes(job, *wanted)
     used = sources.urls({r["source_key"] for r in rows})
     used += bank.urls({r["target_key"] for r in rows}, images=False)
     inputs = {u: (storage.read_marker(u) or {}).get("fingerprint") or storage.size(u) for u in used}

@@ -63,3 +63,32 @@ def test_a_shard_reads_only_its_row_group(tmp_path: Path, monkeypatch):
         assert rows == [r for r in everything.to_pylist() if r["shard"] == index]
     assert info["shards"] == 13 and all(len(groups) == 1 for groups in read)
     assert read_requests(job.url, 99).num_rows == 0
+
+
+def test_a_shard_indexes_only_the_manifests_holding_its_keys(tmp_path: Path, monkeypatch):
+    """InputIndex.build(keys=...) reads only the manifests whose key range holds a wanted key,
+    so a render shard's index does not grow with the data set; it equals the full index there."""
+    from dpt_core import storage
+    from dpt_core.data import shards
+    from dpt_core.data.manifest import MANIFEST_SCHEMA, shards_folder
+    from dpt_core.render import InputIndex
+
+    root = str(tmp_path)
+    for index in range(5):
+        keys = [f"k{index}_{i}" for i in range(4)]
+        for folder, schema in ((shards_folder(root, "d"), MANIFEST_SCHEMA),
+                               (storage.join(root, "densepose", "d", "studio"), None)):  # fmt: skip
+            tar = storage.join(folder, f"{shards.shard_name('d', index)}.tar")
+            storage.write_bytes(tar, b"")
+            rows = [{"key": k, "shard": shards.shard_name("d", index), "person_id": k[:2]}
+                    for k in keys]  # fmt: skip
+            shards.write_manifest(shards.shard_manifest_url(tar), rows, schema)
+    full = InputIndex.build(root, "d", "studio")
+    read: list[str] = []
+    real = shards.read_manifest
+    monkeypatch.setattr(shards, "read_manifest", lambda url, *a: read.append(url) or real(url, *a))
+    some = InputIndex.build(root, "d", "studio", keys={"k3_1", "k3_2", "missing"})
+    assert some.images == {k: full.images[k] for k in ("k3_1", "k3_2")}
+    assert some.iuvs == {k: full.iuvs[k] for k in ("k3_1", "k3_2")}
+    assert some.person == {"k3_1": "k3", "k3_2": "k3"}
+    assert len(read) == 2 and all("d-00003" in url for url in read)
