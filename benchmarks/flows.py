@@ -27,10 +27,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
+from _prefect_cost import task_overhead
 from _timing import format_table
 
 # This script is named flows.py: once _timing is in, its folder leaves sys.path so that
@@ -43,8 +43,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 import torch  # noqa: E402
 from distributed import LocalCluster  # noqa: E402
-from prefect import flow, task  # noqa: E402
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 from prefect_dask import DaskTaskRunner  # noqa: E402
 
@@ -59,11 +58,10 @@ from dpt_core.studio import generate_dataset  # noqa: E402
 from dpt_core.textures import precompute_textures_shard  # noqa: E402
 from dpt_core.train.checkpoint import save_checkpoint  # noqa: E402
 from flows.render_batch import render_batch_flow  # noqa: E402
-from flows.runners import collect, current_api_url  # noqa: E402
+from flows.runners import current_api_url  # noqa: E402
 
 sys.path.append(_HERE)  # back, last: Dask's worker processes re-import this script
 
-NO_OP_TASKS = 64
 OVERHEAD_SHARE = 0.05
 
 
@@ -121,25 +119,6 @@ def pool_rate(root: str, checkpoint: str, workers: int, count: int, repeats: int
             done = list(pool.map(render_shard, [job] * shards, range(shards)))
             rates.append(sum(d["count"] for d in done) / (time.perf_counter() - started))
     return statistics.median(rates)
-
-
-@task
-def _no_op(x: int) -> int:
-    return x
-
-
-@flow
-def _no_ops(n: int) -> float:
-    """Seconds to map ``n`` no-op tasks and collect them, inside one flow run."""
-    started = time.perf_counter()
-    assert len(collect(_no_op.map(range(n)), "no-op tasks")) == n
-    return time.perf_counter() - started
-
-
-def task_overhead(make_runner: Callable[[], TaskRunner], repeats: int) -> float:
-    """Median seconds per task of mapping NO_OP_TASKS no-op tasks (submit, run, states)."""
-    runs = [_no_ops.with_options(task_runner=make_runner())(NO_OP_TASKS) for _ in range(repeats)]
-    return statistics.median(runs) / NO_OP_TASKS
 
 
 def per_image_work(root: str, scale: str) -> dict[str, float]:

@@ -16,6 +16,7 @@ inputs become rows of ``failures/render/NAME.parquet``; the rest of the shard is
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import json
@@ -28,12 +29,13 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import torch
 
 from dpt_core import storage
 from dpt_core.data import shards
-from dpt_core.data.manifest import read_dataset_manifest, shards_folder
-from dpt_core.data.pairs import read_pairs
+from dpt_core.data.manifest import shards_folder
+from dpt_core.data.pairs import pairs_url, read_pairs
 from dpt_core.iuv import decode_iuv_png
 from dpt_core.models import DensePoseTransfer, ModelScale, images_from_model
 from dpt_core.train.checkpoint import load_checkpoint, resolve_checkpoint
@@ -45,6 +47,9 @@ STAGE = "render"
 RENDER_VERSION = 1
 BRANCHES = {"pred": "predicted", "warp": "warped", "tex": "atlas"}  # member -> TransferOutput
 PNG_COMPRESSION = 3
+PAIR_COLUMNS = ("source_key", "target_key")
+INDEX_COLUMNS = ("key", "shard", "person_id")
+REQUESTS_ROW_GROUP = 65_536  # rows per row group of requests.parquet, rounded to whole shards
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 MANIFEST_SCHEMA = pa.schema(
     [("key", pa.string()), ("shard", pa.string()), ("source_key", pa.string()),
@@ -156,25 +161,78 @@ class InputIndex:
     iuvs: dict[str, str]
 
     @classmethod
-    def build(cls, root_url: str, dataset: str, iuv_source: str, images: bool = True) -> InputIndex:
-        """From the Parquet manifests only (FileNotFoundError naming a missing folder)."""
+    def build(
+        cls,
+        root_url: str,
+        dataset: str,
+        iuv_source: str,
+        images: bool = True,
+        keys: Iterable[str] | None = None,
+    ) -> InputIndex:
+        """From the Parquet manifests only (FileNotFoundError naming a missing folder).
+
+        ``keys``: index only these, reading only the manifests whose key range (Parquet
+        statistics) can hold one of them, so one render shard's index costs the same at any
+        data-set size; None indexes every key.
+        """
+        wanted = None if keys is None else sorted(set(keys))
         image_urls, person = {}, {}
         if images:
-            table = read_dataset_manifest(root_url, dataset, ["key", "shard", "person_id"])
             folder = shards_folder(root_url, dataset)
-            for key, stem, pid in zip(*table.to_pydict().values(), strict=True):
-                image_urls[key], person[key] = storage.join(folder, f"{stem}.tar"), pid or ""
+            urls = shards.shard_urls(folder)
+            if not urls:
+                raise FileNotFoundError(f"dataset {dataset!r} has no shards in {folder}")
+            for url in _holding(urls, wanted):
+                table = shards.read_manifest(shards.shard_manifest_url(url), INDEX_COLUMNS)
+                for key, stem, pid in zip(*table.to_pydict().values(), strict=True):
+                    if wanted is None or _has(wanted, key):
+                        image_urls[key] = storage.join(folder, f"{stem}.tar")
+                        person[key] = pid or ""
         iuvs = {}
-        for url in shards.shard_urls(storage.join(root_url, "densepose", dataset, iuv_source)):
-            manifest = shards.shard_manifest_url(url)
-            if storage.exists(manifest):
-                iuvs |= dict.fromkeys(shards.read_manifest(manifest).column("key").to_pylist(), url)
+        iuv_urls = shards.shard_urls(storage.join(root_url, "densepose", dataset, iuv_source))
+        for url in _holding([u for u in iuv_urls if storage.exists(shards.shard_manifest_url(u))],
+                            wanted):  # fmt: skip
+            found = shards.read_manifest(shards.shard_manifest_url(url), ["key"]).column("key")
+            iuvs |= {k: url for k in found.to_pylist() if wanted is None or _has(wanted, k)}
         return cls(image_urls, person, iuvs)
 
     def urls(self, keys: Iterable[str], images: bool = True) -> list[str]:
         """Shard URLs holding ``keys`` (their IUVs, and images when ``images``)."""
         maps = (self.iuvs, self.images) if images else (self.iuvs,)
         return sorted({m[k] for m in maps for k in keys if k in m})
+
+
+def _has(sorted_keys: list[str], key: str) -> bool:
+    i = bisect.bisect_left(sorted_keys, key)
+    return i < len(sorted_keys) and sorted_keys[i] == key
+
+
+def _key_range(manifest_url: str) -> tuple[str, str] | None:
+    """(smallest, largest) key of a manifest from its footer's statistics; None if unknown."""
+    with storage.open_read(manifest_url) as stream:
+        meta = pq.ParquetFile(stream).metadata
+    if meta.num_rows == 0:
+        return ("", "")
+    column = meta.schema.to_arrow_schema().get_field_index("key")
+    if column < 0:
+        return None
+    stats = [meta.row_group(g).column(column).statistics for g in range(meta.num_row_groups)]
+    if any(st is None or not st.has_min_max for st in stats):
+        return None
+    return min(st.min for st in stats), max(st.max for st in stats)
+
+
+def _holding(shard_urls: list[str], sorted_keys: list[str] | None) -> list[str]:
+    """The shards whose manifest's key range holds one of ``sorted_keys`` (all if None)."""
+    if sorted_keys is None:
+        return shard_urls
+    kept = []
+    for url in shard_urls:
+        span = _key_range(shards.shard_manifest_url(url))
+        i = 0 if span is None else bisect.bisect_left(sorted_keys, span[0])
+        if span is None or (i < len(sorted_keys) and sorted_keys[i] <= span[1]):
+            kept.append(url)
+    return kept
 
 
 def fetch_members(locations: dict[str, str], keys: Iterable[str]) -> dict[str, dict[str, bytes]]:
@@ -222,27 +280,42 @@ def png_rgb(image_hw3: np.ndarray) -> bytes:
 # ---- planning -----------------------------------------------------------------------------
 
 
-def requests_table(requests: pa.Table | Sequence[tuple[str, str]], shard_size: int) -> pa.Table:
-    """Requests sorted by output key, deduplicated, with their shard index (REQUESTS_SCHEMA)."""
+def _key_columns(requests: pa.Table | Sequence[tuple[str, str]]) -> tuple[pa.Array, pa.Array]:
+    """(source keys, target keys) as string arrays."""
     if isinstance(requests, pa.Table):
         missing = {"source_key", "target_key"} - set(requests.column_names)
         if missing:
             raise ValueError(f"requests: missing column(s) {sorted(missing)}")
-        pairs = zip(
-            *(requests.column(c).to_pylist() for c in ("source_key", "target_key")), strict=True
+        columns = (requests.column(c).combine_chunks() for c in ("source_key", "target_key"))
+        return tuple(c.cast(pa.string()) for c in columns)  # type: ignore[return-value]
+    pairs = [(str(s), str(t)) for s, t in requests]
+    return tuple(pa.array([p[i] for p in pairs], pa.string()) for i in (0, 1))  # type: ignore[return-value]
+
+
+def requests_table(requests: pa.Table | Sequence[tuple[str, str]], shard_size: int) -> pa.Table:
+    """Requests sorted by output key, deduplicated, with their shard index (REQUESTS_SCHEMA).
+
+    Columnar (Arrow) throughout: a million requests take a few hundred MB, not gigabytes.
+    """
+    source, target = _key_columns(requests)
+    keys = pc.binary_join_element_wise(source, target, "__")
+    table = pa.table({"key": keys, "source_key": source, "target_key": target})
+    table = table.take(pc.sort_indices(table, [(c, "ascending") for c in table.column_names]))
+    if table.num_rows > 1:  # a repeated request is its sorted neighbour's equal
+        key, src = table.column("key"), table.column("source_key")
+        repeat = pc.and_(pc.equal(key[1:], key[:-1]), pc.equal(src[1:], src[:-1]))
+        table = table.filter(
+            pa.concat_arrays([pa.array([True]), pc.invert(repeat).combine_chunks()])
         )
-    else:
-        pairs = iter(requests)
-    unique = sorted({(str(s), str(t)) for s, t in pairs})
-    rows = sorted((output_key(s, t), s, t) for s, t in unique)
-    bad = next((k for k, *_ in rows if "." in k or "/" in k or "\x00" in k), None)
-    if bad is not None:
-        raise ValueError(f"requests: keys must not contain '.', '/' or NUL, got {bad!r}")
-    if len({k for k, *_ in rows}) != len(rows):
+    keys = table.column("key")
+    bad = pc.match_substring_regex(keys, r"[./\x00]")
+    if pc.any(bad).as_py():
+        first = keys.filter(bad)[0].as_py()
+        raise ValueError(f"requests: keys must not contain '.', '/' or NUL, got {first!r}")
+    if table.num_rows > 1 and pc.any(pc.equal(keys[1:], keys[:-1])).as_py():
         raise ValueError("requests: two requests give the same output key (keys with '__')")
-    columns = [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], []]
-    shard = (np.arange(len(rows)) // shard_size).astype(np.int32)
-    return pa.table([*columns, pa.array(shard)], schema=REQUESTS_SCHEMA)
+    shard = (np.arange(table.num_rows) // shard_size).astype(np.int32)
+    return pa.table([*table.columns, pa.array(shard)], schema=REQUESTS_SCHEMA)
 
 
 def checkpoint_identity(checkpoint: str) -> tuple[str, str, int, ModelScale]:
@@ -267,7 +340,8 @@ def plan_render(job: RenderJob, requests: pa.Table | Sequence[tuple[str, str]]) 
         "atlas_n": scale.atlas_n, "target_dataset": job.target_dataset,
         "target_source": job.target_source, "requests": table.num_rows, "shards": n_shards,
     }  # fmt: skip
-    shards.write_manifest(storage.join(job.url, "requests.parquet"), table, REQUESTS_SCHEMA)
+    group = job.shard_size * max(1, REQUESTS_ROW_GROUP // job.shard_size)  # whole shards
+    shards.write_manifest(storage.join(job.url, "requests.parquet"), table, REQUESTS_SCHEMA, group)
     storage.write_bytes(storage.join(job.url, "render.json"), json.dumps(info, indent=1).encode())
     for stale in shards.shard_urls(job.url)[n_shards:]:
         for path in (stale, shards.shard_manifest_url(stale), storage.marker_url(stale)):
@@ -284,9 +358,26 @@ def read_render_info(render_url: str) -> dict:
 
 
 def read_requests(render_url: str, index: int | None = None) -> pa.Table:
-    """``requests.parquet`` of a render set, or the rows of shard ``index``."""
-    table = shards.read_manifest(storage.join(render_url, "requests.parquet"))
-    return table if index is None else table.filter(pc.equal(table.column("shard"), index))
+    """``requests.parquet`` of a render set, or the rows of shard ``index`` (read from the
+    row groups whose ``shard`` statistics can hold it: a shard costs the same at any size)."""
+    url = storage.join(render_url, "requests.parquet")
+    if index is None:
+        return shards.read_manifest(url)
+    with storage.open_read(url) as stream:
+        parquet = pq.ParquetFile(stream)
+        column = parquet.schema_arrow.get_field_index("shard")
+        stats = [parquet.metadata.row_group(g).column(column).statistics
+                 for g in range(parquet.num_row_groups)]  # fmt: skip
+        groups = [g for g, st in enumerate(stats) if _may_hold(st, index)]
+        table = parquet.read_row_groups(groups) if groups else parquet.schema_arrow.empty_table()
+    return table.filter(pc.equal(table.column("shard"), index))
+
+
+def _may_hold(statistics: pq.Statistics | None, value: int) -> bool:
+    """Whether a row group with these column statistics may hold ``value``."""
+    if statistics is None or not statistics.has_min_max:
+        return True
+    return statistics.min <= value <= statistics.max
 
 
 # ---- rendering ----------------------------------------------------------------------------
@@ -310,12 +401,25 @@ class _Item:
     tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # source, source IUV, target IUV
 
 
-def input_indexes(job: RenderJob) -> tuple[InputIndex, InputIndex]:
-    """(sources, targets) indexes of a job; the same object twice without a pose bank."""
-    sources = InputIndex.build(job.root_url, job.dataset, job.iuv_source)
-    if (job.target_dataset, job.target_source) == (job.dataset, job.iuv_source):
+def input_indexes(
+    job: RenderJob,
+    source_keys: Iterable[str] | None = None,
+    target_keys: Iterable[str] | None = None,
+) -> tuple[InputIndex, InputIndex]:
+    """(sources, targets) indexes of a job; the same object twice without a pose bank.
+
+    With ``source_keys`` and ``target_keys``, only those keys are indexed.
+    """
+    same = (job.target_dataset, job.target_source) == (job.dataset, job.iuv_source)
+    wanted = None if source_keys is None or target_keys is None else (set(source_keys),
+                                                                      set(target_keys))  # fmt: skip
+    keys = None if wanted is None else wanted[0] | (wanted[1] if same else set())
+    sources = InputIndex.build(job.root_url, job.dataset, job.iuv_source, keys=keys)
+    if same:
         return sources, sources
-    return sources, InputIndex.build(job.root_url, job.target_dataset, job.target_source, False)
+    bank_keys = None if wanted is None else wanted[1]
+    bank = InputIndex.build(job.root_url, job.target_dataset, job.target_source, False, bank_keys)
+    return sources, bank
 
 
 def _decode(
@@ -397,7 +501,8 @@ def render_shard(
     rows = read_requests(job.url, index).to_pylist()
     if not rows:
         raise ValueError(f"index: shard {index} is not in the plan of {job.url}")
-    sources, bank = indexes or input_indexes(job)
+    wanted = ({r["source_key"] for r in rows}, {r["target_key"] for r in rows})
+    sources, bank = indexes or input_indexes(job, *wanted)
     used = sources.urls({r["source_key"] for r in rows})
     used += bank.urls({r["target_key"] for r in rows}, images=False)
     inputs = {u: (storage.read_marker(u) or {}).get("fingerprint") or storage.size(u) for u in used}
@@ -452,7 +557,8 @@ def pairs_requests(job: RenderJob, split: str = "test", limit: int | None = None
     that many, evenly spaced in output-key order."""
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1 or None, got {limit}")
-    table = requests_table(read_pairs(job.root_url, job.dataset, split), job.shard_size)
+    pairs = shards.read_manifest(pairs_url(job.root_url, job.dataset, split), PAIR_COLUMNS)
+    table = requests_table(pairs, job.shard_size)
     if limit is not None and table.num_rows > limit:
         keep = np.unique(np.linspace(0, table.num_rows - 1, limit).round().astype(np.int64))
         table = table.take(pa.array(keep))

@@ -144,9 +144,8 @@ def read_dataset_manifest(root_url: str, name: str, columns: list[str] | None = 
         raise FileNotFoundError(
             f"dataset {name!r} has no shards in {shards_folder(root_url, name)}"
         )
-    tables = [read_manifest(shard_manifest_url(u)) for u in urls]
-    table = pa.concat_tables(tables)
-    return table.select(columns) if columns else table
+    tables = [read_manifest(shard_manifest_url(u), columns or None) for u in urls]
+    return pa.concat_tables(tables)
 
 
 def read_dataset_stats(root_url: str, name: str) -> dict[str, Any] | None:

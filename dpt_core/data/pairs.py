@@ -9,13 +9,16 @@ same schema.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from dpt_core import storage
 from dpt_core.data.layouts.patn import SPLITS, parse_patn_name, patn_file, patn_key, read_pairs_csv
@@ -28,6 +31,7 @@ PAIRS_SCHEMA = pa.schema(
     [("source_key", pa.string()), ("target_key", pa.string()), ("person_id", pa.string())]
 )
 EXCLUDED_FLAGS = frozenset({"junk", "distractor"})
+ROW_GROUP = 65_536  # pairs per Parquet row group written by make_pairs
 
 
 @dataclass(frozen=True)
@@ -96,26 +100,35 @@ def _group_persons(table: pa.Table) -> dict[str, tuple[list[str], set[str]]]:
     return {p: (sorted(keys), splits) for p, (keys, splits) in sorted(groups.items())}
 
 
-def build_pairs(
-    table: pa.Table, test_fraction: float = 0.1, seed: int = 0, max_per_person: int | None = None
-) -> dict[str, pa.Table]:
-    """Pairs tables per split from a dataset manifest (columns key, person_id, split, flags)."""
+def _check_options(test_fraction: float, max_per_person: int | None) -> None:
     if not 0.0 <= test_fraction <= 1.0:
         raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction}")
     if max_per_person is not None and max_per_person < 1:
         raise ValueError(f"max_per_person must be >= 1 or None, got {max_per_person}")
-    columns: dict[str, list[list[str]]] = {s: [[], [], []] for s in SPLITS}
+
+
+def iter_pairs(
+    table: pa.Table, test_fraction: float = 0.1, seed: int = 0, max_per_person: int | None = None
+) -> Iterator[tuple[str, pa.Table]]:
+    """(split, that person's pairs) for every person of a dataset manifest, in person order:
+    memory follows one person's pairs, not the whole table."""
+    _check_options(test_fraction, max_per_person)
     for person, (keys, splits) in _group_persons(table).items():
-        split = person_split(person, splits, test_fraction, seed)
         src, tgt = person_pairs(keys, max_per_person, f"{seed}:{person}")
-        key_array = np.asarray(keys, dtype=object)
-        columns[split][0].extend(key_array[src])
-        columns[split][1].extend(key_array[tgt])
-        columns[split][2].extend([person] * len(src))
-    return {
-        split: pa.table(dict(zip(PAIRS_SCHEMA.names, cols, strict=True)), schema=PAIRS_SCHEMA)
-        for split, cols in columns.items()
-    }
+        key_array = pa.array(keys, pa.string())
+        person_array = pa.array([person] * len(src), pa.string())
+        pairs = pa.table([key_array.take(src), key_array.take(tgt), person_array], PAIRS_SCHEMA)
+        yield person_split(person, splits, test_fraction, seed), pairs
+
+
+def build_pairs(
+    table: pa.Table, test_fraction: float = 0.1, seed: int = 0, max_per_person: int | None = None
+) -> dict[str, pa.Table]:
+    """Pairs tables per split from a dataset manifest (columns key, person_id, split, flags)."""
+    chunks: dict[str, list[pa.Table]] = {s: [PAIRS_SCHEMA.empty_table()] for s in SPLITS}
+    for split, pairs in iter_pairs(table, test_fraction, seed, max_per_person):
+        chunks[split].append(pairs)
+    return {split: pa.concat_tables(tables) for split, tables in chunks.items()}
 
 
 def _write(root_url: str, name: str, tables: dict[str, pa.Table], dropped: int) -> PairsSummary:
@@ -129,6 +142,36 @@ def _write(root_url: str, name: str, tables: dict[str, pa.Table], dropped: int) 
     return PairsSummary(name, pairs, persons, dropped, urls)
 
 
+def _write_streamed(
+    root_url: str, name: str, chunks: Iterator[tuple[str, pa.Table]]
+) -> PairsSummary:
+    """Write (split, pairs) chunks to ``pairs/NAME/SPLIT.parquet`` in row groups of about
+    ROW_GROUP rows, both files atomically; holds at most a row group per split."""
+    urls = {s: pairs_url(root_url, name, s) for s in SPLITS}
+    pairs, persons, held = (dict.fromkeys(SPLITS, 0) for _ in range(3))
+    pending: dict[str, list[pa.Table]] = {s: [] for s in SPLITS}
+    with contextlib.ExitStack() as stack:
+        writers = {}
+        for split, url in urls.items():
+            stream = stack.enter_context(storage.open_atomic(url))
+            writers[split] = stack.enter_context(
+                pq.ParquetWriter(stream, PAIRS_SCHEMA, compression="zstd")
+            )
+        for split, chunk in chunks:
+            pending[split].append(chunk)
+            persons[split] += chunk.num_rows > 0
+            pairs[split] += chunk.num_rows
+            held[split] += chunk.num_rows
+            if held[split] >= ROW_GROUP:
+                writers[split].write_table(pa.concat_tables(pending[split]))
+                pending[split], held[split] = [], 0
+        for split, tables in pending.items():
+            if tables:
+                writers[split].write_table(pa.concat_tables(tables))
+    logger.info("%s: pairs %s, persons %s, dropped 0", name, pairs, persons)
+    return PairsSummary(name, pairs, persons, 0, urls)
+
+
 def make_pairs(
     root_url: str,
     name: str,
@@ -136,9 +179,11 @@ def make_pairs(
     seed: int = 0,
     max_per_person: int | None = None,
 ) -> PairsSummary:
-    """Build pairs from the sharded dataset NAME and write ``pairs/NAME/{train,test}.parquet``."""
+    """Build pairs from the sharded dataset NAME and write ``pairs/NAME/{train,test}.parquet``,
+    person by person (memory follows the manifest's keys, not the number of pairs)."""
+    _check_options(test_fraction, max_per_person)
     table = read_dataset_manifest(root_url, name, ["key", "person_id", "split", "flags"])
-    return _write(root_url, name, build_pairs(table, test_fraction, seed, max_per_person), 0)
+    return _write_streamed(root_url, name, iter_pairs(table, test_fraction, seed, max_per_person))
 
 
 def _known_keys(root_url: str, name: str) -> set[str] | None:

@@ -263,9 +263,13 @@ def _group_samples(
 
 
 def write_manifest(
-    manifest_url: str, rows: list[dict] | pa.Table, schema: pa.Schema | None = None
+    manifest_url: str,
+    rows: list[dict] | pa.Table,
+    schema: pa.Schema | None = None,
+    row_group_size: int | None = None,
 ) -> None:
-    """Write rows (dicts, or a table) as one Parquet file, atomically; ``schema`` fixes types."""
+    """Write rows (dicts, or a table) as one Parquet file, atomically; ``schema`` fixes types;
+    ``row_group_size``: rows per row group (default: pyarrow's)."""
     if isinstance(rows, pa.Table):
         table = rows if schema is None else rows.cast(schema)
     elif not rows and schema is None:
@@ -273,13 +277,21 @@ def write_manifest(
     else:
         table = pa.Table.from_pylist(rows, schema=schema)
     buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
+    pq.write_table(table, buffer, compression="zstd", row_group_size=row_group_size)
     storage.write_bytes(manifest_url, buffer.getvalue())
 
 
-def read_manifest(manifest_url: str) -> pa.Table:
-    """Read a Parquet manifest (FileNotFoundError naming the URL when missing)."""
-    return pq.read_table(io.BytesIO(storage.read_bytes(manifest_url)))
+def read_manifest(manifest_url: str, columns: Sequence[str] | None = None) -> pa.Table:
+    """Read a Parquet manifest, or only ``columns`` of it (FileNotFoundError naming the URL
+    when missing)."""
+    data = io.BytesIO(storage.read_bytes(manifest_url))
+    if columns is None:
+        return pq.read_table(data)
+    names = pq.read_schema(data).names
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise KeyError(f"{manifest_url}: no column {missing[0]!r}")
+    return pq.read_table(data, columns=list(columns)).select(list(columns))
 
 
 def _gopen_fsspec(url: str, mode: str = "rb", bufsize: int = 8192, **_: Any) -> BinaryIO:

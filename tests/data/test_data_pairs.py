@@ -127,3 +127,44 @@ def test_person_pairs_are_distinct_ordered_pairs(n: int, cap: int | None):
     assert all(0 <= a < n and 0 <= b < n and a != b for a, b in pairs)
     assert pairs == sorted(set(pairs))
     assert len(pairs) == (n * (n - 1) if cap is None else min(cap, n * (n - 1)))
+
+
+def _sharded_manifest(root: Path, persons: int, per_person: int) -> pa.Table:
+    """Shard manifests (and empty tars) of ``persons`` × ``per_person`` samples under ``root``."""
+    from dpt_core import storage
+    from dpt_core.data.manifest import MANIFEST_SCHEMA, shards_folder
+    from dpt_core.data.shards import shard_manifest_url, write_manifest
+
+    keys = [f"p{p:03d}_{i}" for p in range(persons) for i in range(per_person)]
+    rows = [{"key": k, "person_id": k[:4], "split": "test" if k < "p010" else "train",
+             "flags": ""} for k in keys]  # fmt: skip
+    tar = storage.join(shards_folder(str(root), "many"), "many-00000.tar")
+    storage.write_bytes(tar, b"")
+    write_manifest(shard_manifest_url(tar), rows, MANIFEST_SCHEMA)
+    return manifest([(r["key"], r["person_id"], r["split"], "") for r in rows])
+
+
+def test_make_pairs_streams_person_by_person(tmp_path: Path, monkeypatch):
+    """make_pairs never holds the whole pair table: it writes row groups of about ROW_GROUP
+    pairs as persons come, and the files equal build_pairs' tables."""
+    import pyarrow.parquet as pq
+
+    from dpt_core.data import pairs as pairs_module
+
+    expected = build_pairs(_sharded_manifest(tmp_path, persons=30, per_person=4))
+    written: list[int] = []
+    real_write = pq.ParquetWriter.write_table
+
+    def spy(self, table, *args, **kwargs):
+        written.append(table.num_rows)
+        return real_write(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pairs_module, "ROW_GROUP", 20)
+    monkeypatch.setattr(pairs_module, "build_pairs", None)  # the whole-table path is not used
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", spy)
+    summary = make_pairs(str(tmp_path), "many")
+    assert summary.pairs == {"train": 240, "test": 120}
+    assert summary.persons == {"train": 20, "test": 10}
+    assert len(written) > 10 and max(written) < 20 + 12  # a row group plus one person's pairs
+    for split in ("train", "test"):
+        assert pairs_of(read_pairs(str(tmp_path), "many", split)) == pairs_of(expected[split])
