@@ -52,7 +52,7 @@ def import_torchreid(install: bool = True):
 class TrainRecipe:
     """The training settings, identical for every arm."""
 
-    epochs: int = 20
+    epochs: int = 40
     batch_size: int = 32
     instances: int = 4
     lr: float = 1e-3

@@ -199,7 +199,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--views", type=int, default=4, help="cameras (<= 6)")
     p.add_argument("--per-identity", type=int, default=8, help="generated images per person")
     p.add_argument("--bank-ids", type=int, default=16, help="pose-bank persons (4 poses × 2)")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--studio-seed", type=int, default=18)
     p.add_argument(
