@@ -2,7 +2,7 @@
 
 In: the render stage pads every source image and target IUV centred to a square and resizes
 it to the model's size S (``dpt_core.train.samples.fit_square``), so a 64 × 128 Market-1501
-image enters as S × S with white bars left and right.
+image enters as S × S with its edge columns repeated left and right.
 
 Out: a generated image is S × S with the person where the target IUV has its body. The crop
 is the target's body box (from the pose bank's manifest, in IUV pixels) mapped into the

@@ -2,9 +2,11 @@
 
 A sample's members: the image (``png`` / ``jpg``), ``iuv.png``, optionally ``mask.png`` and a
 precomputed texture (``tex.png`` + ``vis.png``). Images whose size differs from the model's
-``image_size`` are padded to a square (image white, IUV and mask background) and resized: the
-image with area / bilinear interpolation, IUV and mask with nearest neighbour, so part ids and
-chart coordinates are never blended.
+``image_size`` are padded to a square (the image by repeating its edge pixels, IUV and mask
+with background) and resized: the image with area / bilinear interpolation, IUV and mask with
+nearest neighbour, so part ids and chart coordinates are never blended. Edge pixels, not a
+constant colour: a generator copies the source's background, and white bars beside a 64 × 128
+re-id crop came out as white bars in its renders (``benchmarks/RESULTS.md``, re-id value).
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from dpt_core.densepose.extractors import IMAGE_EXTS, decode_image_rgb
 from dpt_core.iuv import decode_iuv_png
 from dpt_core.textures import decode_texture
 
-PAD_IMAGE = 255
-
 
 @dataclass(frozen=True, eq=False)
 class Sample:
@@ -35,16 +35,19 @@ class Sample:
     texture: tuple[torch.Tensor, torch.Tensor] | None
 
 
-def fit_square(array_hwc: np.ndarray, size: int, nearest: bool, fill: int) -> np.ndarray:
-    """Pad (H, W[, C]) centred to a square with ``fill`` and resize to (size, size)."""
+def fit_square(array_hwc: np.ndarray, size: int, nearest: bool, fill: int | None) -> np.ndarray:
+    """Pad (H, W[, C]) centred to a square with ``fill`` (None: the edge pixels repeated) and
+    resize to (size, size)."""
     h, w = array_hwc.shape[:2]
     if (h, w) == (size, size):
         return array_hwc
     side = max(h, w)
     top, left = (side - h) // 2, (side - w) // 2
-    padded = cv2.copyMakeBorder(
-        array_hwc, top, side - h - top, left, side - w - left, cv2.BORDER_CONSTANT, value=[fill] * 3
-    )
+    borders = (top, side - h - top, left, side - w - left)
+    if fill is None:
+        padded = cv2.copyMakeBorder(array_hwc, *borders, cv2.BORDER_REPLICATE)
+    else:
+        padded = cv2.copyMakeBorder(array_hwc, *borders, cv2.BORDER_CONSTANT, value=[fill] * 3)
     smooth = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     mode = cv2.INTER_NEAREST if nearest else smooth
     return cv2.resize(padded, (size, size), interpolation=mode)
@@ -84,7 +87,7 @@ def decode_sample(key: str, members: dict[str, bytes], image_size: int, atlas_n:
         mask = mask > 127
     else:
         mask = iuv[..., 0] > 0
-    image = fit_square(image, image_size, nearest=False, fill=PAD_IMAGE)
+    image = fit_square(image, image_size, nearest=False, fill=None)
     iuv = fit_square(iuv, image_size, nearest=True, fill=0)
     mask = fit_square(mask.astype(np.uint8), image_size, nearest=True, fill=0)
     return Sample(

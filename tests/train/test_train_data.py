@@ -193,6 +193,9 @@ def test_fit_square_pads_centred_then_resizes() -> None:
     expected[:, 1:3] = tall
     np.testing.assert_array_equal(out, expected)
     assert fit_square(tall, 2, nearest=True, fill=0).shape == (2, 2)
+    edges = fit_square(tall, 4, nearest=True, fill=None)  # the image's padding: no colour bars
+    np.testing.assert_array_equal(edges[:, 0], tall[:, 0])
+    np.testing.assert_array_equal(edges[:, 3], tall[:, 1])
 
 
 def test_an_undecodable_sample_is_replaced_in_its_batch(studio_root: str, monkeypatch) -> None:
