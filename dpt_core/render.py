@@ -38,7 +38,7 @@ from dpt_core.data.manifest import shards_folder
 from dpt_core.data.pairs import pairs_url, read_pairs
 from dpt_core.iuv import decode_iuv_png
 from dpt_core.models import DensePoseTransfer, ModelScale, images_from_model
-from dpt_core.train.checkpoint import load_checkpoint, resolve_checkpoint
+from dpt_core.train.checkpoint import checkpoint_scale, load_checkpoint, resolve_checkpoint
 from dpt_core.train.samples import decode_sample, fit_square
 
 logger = logging.getLogger(__name__)
@@ -323,7 +323,7 @@ def checkpoint_identity(checkpoint: str) -> tuple[str, str, int, ModelScale]:
     url = resolve_checkpoint(checkpoint)
     payload = load_checkpoint(url)
     sha = storage.sha256(url)
-    return url, sha, int(payload["step"]), ModelScale.model_validate(payload["scale"])
+    return url, sha, int(payload["step"]), checkpoint_scale(payload)
 
 
 def plan_render(job: RenderJob, requests: pa.Table | Sequence[tuple[str, str]]) -> dict:
@@ -387,7 +387,7 @@ def _may_hold(statistics: pq.Statistics | None, value: int) -> bool:
 def load_render_model(checkpoint_url: str, sha256: str, device: str) -> DensePoseTransfer:
     """The generator of a checkpoint in eval mode on ``device`` (cached per process)."""
     payload = load_checkpoint(checkpoint_url)
-    model = DensePoseTransfer.from_config(ModelScale.model_validate(payload["scale"]))
+    model = DensePoseTransfer.from_config(checkpoint_scale(payload))
     model.load_state_dict(payload["models"]["generator"])
     return model.to(device).eval()
 

@@ -50,8 +50,10 @@ _HALVES = sorted(OTHER_HALF_PART)
 _OTHER_HALVES = [OTHER_HALF_PART[p] for p in _HALVES]
 
 
-def _push_pull(rgb: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-    """(N, C, n, n) masked colours and (N, 1, n, n) 0/1 weights -> (N, C, n, n) fill."""
+def push_pull(rgb: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) colours and (N, 1, H, W) 0/1 weights -> (N, C, H, W): every pixel with
+    weight 1 keeps its colour, the others take the mean of the nearest coarser level that has
+    any (a pyramid down by averaging, back up by bilinear upsampling)."""
     sums, counts = [rgb * vis], [vis]
     while sums[-1].shape[-1] > 1:
         side = sums[-1].shape[-1]
@@ -76,7 +78,7 @@ def push_pull_fill_parts(parts: torch.Tensor, vis: torch.Tensor) -> torch.Tensor
         )
     b, p, c, n, _ = parts.shape
     vis = vis.to(parts.dtype)
-    fill = _push_pull(parts.reshape(b * p, c, n, n), vis.reshape(b * p, 1, n, n))
+    fill = push_pull(parts.reshape(b * p, c, n, n), vis.reshape(b * p, 1, n, n))
     fill = fill.reshape(b, p, c, n, n)
     seen = vis.amax((-1, -2), keepdim=True) > 0  # (B, 24, 1, 1, 1)
     partner, partner_seen = fill[:, list(PARTNER)], seen[:, list(PARTNER)]

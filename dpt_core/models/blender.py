@@ -1,19 +1,33 @@
 """The blending branch: fuse the predictive and warped images into the final image.
 
 Input (concatenated): predicted image (3) and features, warped image (3) and features, the
-target IUV (``iuv_to_input``, ``IUV_CHANNELS``) and the target body mask (1). A conv, ``n_res``
-residual blocks and a 3×3 head give one blending logit and a 3-channel correction::
+target IUV (``iuv_to_input``, ``IUV_CHANNELS``), the target body mask (1) and, with
+``copy_source``, the background plate (3) and the source's person hole (1). A conv, ``n_res``
+residual blocks and a 3×3 head give a warp logit, a 3-channel correction and, with
+``copy_source``, a source logit::
 
-    alpha = sigmoid(logit) · body_mask
-    image = clamp(alpha · warped + (1 - alpha) · predicted + correction, -1, 1)
+    alpha    = sigmoid(warp logit) · target body mask                       (I > 0)
+    plate    = the source image, its person hole filled by push-pull from around it
+    share    = sigmoid(source logit) · (1 - target person hole)
+    off_body = share · plate + (1 - share) · (predicted + correction)
+    image    = clamp(alpha · warped + (1 - alpha) · off_body, -1, 1)
 
-The mask confines the warped image to the body surface (it is 0 elsewhere). The head's weights
-start at zero and its logit bias at ``warp_prior`` (4: alpha = 0.98), so an untrained blender
-shows the warped image on the body and the predicted image off it; training moves alpha towards
-whichever branch is right per pixel. The paper leaves the start open; starting from the plain
-average (``warp_prior=0``) cost the blend its lead inside the body at the step budgets a CPU
-affords, because the warped branch is the one that carries the source's texture there; on the
-validation split 4 beat 2 on body and person-mask L1 (``benchmarks/RESULTS.md``, issue #19).
+A person hole is the body dilated by ``copy_margin``·H (``blocks.person_hole``): where hair and
+loose clothing, which DensePose labels I = 0, may be. The choices the paper leaves open, each
+measured on the validation split (``benchmarks/ablation.py --validation``, issue #19 in
+``benchmarks/RESULTS.md``):
+
+- The warped image only on the body surface (it is 0 elsewhere), and it starts dominant there:
+  the head's weights start at zero and the warp logit's bias at ``warp_prior``. The warped
+  branch carries the source's texture; the predictive branch, for a person it has not seen,
+  adds nothing it lacks, and a learned alpha below 1 lost body L1 to warping on new people.
+- The correction refines only the predicted share (``correction="predicted"``); added to the
+  whole blend (``"everywhere"``, checkpoints from before) it was trained mostly by the background
+  and cost L1 on the body and on hair and clothing.
+- ``copy_source``: a photo shoot's background is the same in every pose, so off both persons
+  the source image itself is the best guess of the target's background, and where the source
+  person hid it a smooth fill from around it beats what the predictive branch paints there;
+  the blender learns where to trust the plate (start: 0.88), never inside the target's hole.
 """
 
 from __future__ import annotations
@@ -30,8 +44,12 @@ from dpt_core.models.blocks import (
     check_bchw,
     conv_block,
     iuv_to_input,
+    person_hole,
 )
 from dpt_core.models.scales import ModelScale
+from dpt_core.texture_fill import push_pull
+
+SOURCE_PRIOR = 2.0  # initial source logit off the source person: 0.88 of the source image
 
 
 class BlendOutput(NamedTuple):
@@ -51,21 +69,33 @@ class Blender(nn.Module):
         width: int = 64,
         n_res: int = 3,
         norm: str = "instance",
-        warp_prior: float = 4.0,
+        warp_prior: float = 6.0,
+        correction: str = "predicted",
+        copy_source: bool = True,
+        copy_margin: float = 1 / 32,
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels
         self.warped_channels = warped_channels
+        if correction not in ("predicted", "everywhere"):
+            raise ValueError(f"correction: 'predicted' or 'everywhere', got {correction!r}")
+        self.correction = correction
+        self.copy_source = copy_source
+        self.copy_margin = copy_margin
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
+        in_channels += 4 if copy_source else 0  # source image and its person hole
         self.body = nn.Sequential(
             conv_block(in_channels, width, norm=norm),
             *(ResBlock(width, norm=norm) for _ in range(n_res)),
         )
-        self.head = nn.Conv2d(width, 4, 3, padding=1, padding_mode="reflect")
+        out_channels = 5 if copy_source else 4  # warp logit, correction, (source logit)
+        self.head = nn.Conv2d(width, out_channels, 3, padding=1, padding_mode="reflect")
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         with torch.no_grad():
             self.head.bias[0] = warp_prior
+            if copy_source:
+                self.head.bias[4] = SOURCE_PRIOR
 
     @classmethod
     def from_config(
@@ -73,7 +103,17 @@ class Blender(nn.Module):
     ) -> Blender:
         """Build from ``scale.blender`` for branches with these feature widths."""
         b = scale.blender
-        return cls(predicted_channels, warped_channels, b.width, b.n_res, b.norm, b.warp_prior)
+        return cls(
+            predicted_channels,
+            warped_channels,
+            b.width,
+            b.n_res,
+            b.norm,
+            b.warp_prior,
+            b.correction,
+            b.copy_source,
+            b.copy_margin,
+        )
 
     def forward(
         self,
@@ -82,8 +122,11 @@ class Blender(nn.Module):
         warped_bchw: torch.Tensor,
         warped_features: torch.Tensor,
         target_iuv_b3hw: torch.Tensor,
+        source_bchw: torch.Tensor | None = None,
+        source_iuv_b3hw: torch.Tensor | None = None,
     ) -> BlendOutput:
-        """Blend; all inputs share (B, ·, H, W); images in [-1, 1]."""
+        """Blend; all inputs share (B, ·, H, W); images in [-1, 1]. The source image and IUV
+        are required with ``copy_source`` and ignored without it."""
         check_bchw("predicted_bchw", predicted_bchw, channels=3)
         check_bchw(
             "predicted_features", predicted_features, self.predicted_channels, like=predicted_bchw
@@ -92,18 +135,27 @@ class Blender(nn.Module):
         check_bchw("warped_features", warped_features, self.warped_channels, like=predicted_bchw)
         check_bchw("target_iuv_b3hw", target_iuv_b3hw, channels=3, like=predicted_bchw)
         mask = body_mask(target_iuv_b3hw)
-        x = torch.cat(
-            (
-                predicted_bchw,
-                predicted_features,
-                warped_bchw,
-                warped_features,
-                iuv_to_input(target_iuv_b3hw),
-                mask,
-            ),
-            dim=1,
-        )
-        logit, correction = self.head(self.body(x)).split((1, 3), dim=1)
+        inputs = [predicted_bchw, predicted_features, warped_bchw, warped_features,
+                  iuv_to_input(target_iuv_b3hw), mask]  # fmt: skip
+        if self.copy_source:
+            if source_bchw is None or source_iuv_b3hw is None:
+                raise ValueError("source_bchw, source_iuv_b3hw: required with copy_source")
+            check_bchw("source_bchw", source_bchw, channels=3, like=predicted_bchw)
+            check_bchw("source_iuv_b3hw", source_iuv_b3hw, channels=3, like=predicted_bchw)
+            hole = person_hole(source_iuv_b3hw, self.copy_margin)
+            plate = push_pull(source_bchw, 1.0 - hole)  # the source's background, hole filled
+            inputs += [plate, hole]
+        head = self.head(self.body(torch.cat(inputs, dim=1)))
+        logit, correction = head[:, :1], head[:, 1:4]
         alpha = torch.sigmoid(logit) * mask
-        blended = alpha * warped_bchw + (1.0 - alpha) * predicted_bchw + correction
+        off_body = predicted_bchw + correction if self.correction == "predicted" else predicted_bchw
+        if self.copy_source:
+            # never where the target person may be (body, hair and loose clothing around it)
+            share = torch.sigmoid(head[:, 4:5]) * (
+                1.0 - person_hole(target_iuv_b3hw, self.copy_margin)
+            )
+            off_body = share * plate + (1.0 - share) * off_body
+        blended = alpha * warped_bchw + (1.0 - alpha) * off_body
+        if self.correction == "everywhere":
+            blended = blended + correction
         return BlendOutput(blended.clamp(-1.0, 1.0), alpha)

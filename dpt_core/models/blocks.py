@@ -81,6 +81,13 @@ def body_mask(iuv_b3hw: torch.Tensor) -> torch.Tensor:
     return (part > 0).float()
 
 
+def person_hole(iuv_b3hw: torch.Tensor, margin: float = 1 / 32) -> torch.Tensor:
+    """(B, 1, H, W) 1.0 on the body (I > 0) dilated by ``margin``·H pixels (hair and loose
+    clothing around it carry I = 0), else 0.0: where the person of this IUV's image may be."""
+    r = max(1, round(iuv_b3hw.shape[2] * margin))
+    return nn.functional.max_pool2d(body_mask(iuv_b3hw), 2 * r + 1, stride=1, padding=r)
+
+
 def make_norm(kind: str, channels: int) -> nn.Module:
     """A per-channel normalisation layer: "instance" (affine), "batch" or "none"."""
     if kind == "instance":

@@ -8,14 +8,17 @@ with a residual block. A 7×7 head with ``tanh`` gives the target image in [-1, 
 that enter the head (``base_width`` channels, full resolution) are returned for the blender.
 
 Skips (``skips="all"``, the default): the plain U-Net, whose skips carry the full encoder —
-including the source image, aligned with the *source* pose while the output follows the target.
-After short trainings the source's head comes through as a saturated blob at the source head's
-position (it moves with the source, not the target). ``"target"`` takes the skips from a light
-encoder of the target IUV alone (a 7×7 stem and one stride-2 conv per level), so the source
-reaches the decoder only through the bottleneck: that removes the head blob, but on the studio's
-validation split it cost whole-image SSIM 0.50 -> 0.39, because a photo shoot's background is
-pixel-aligned between source and target and the skips are how it reaches the output; a
-saturated blob then appears on the torso instead (``benchmarks/RESULTS.md``, issue #19).
+including the source image, aligned with the *source* pose while the output follows the target;
+a photo shoot's background is pixel-aligned between source and target and reaches the output
+through them. ``"target"`` takes the skips from a light encoder of the target IUV alone (a 7×7
+stem and one stride-2 conv per level), so the source reaches the decoder only through the
+bottleneck; on the studio's validation split that cost whole-image SSIM 0.50 -> 0.39.
+
+The saturated "head blob" that short trainings painted at the *source* head's position came
+from instance normalisation (``norm="instance"``): it removes every image's mean colour from
+every feature map, so the U-Net cannot carry absolute colours. Without normalisation (the demo
+scale) the blob is gone and the branch is better on every validation column
+(``benchmarks/RESULTS.md``, issue #19).
 """
 
 from __future__ import annotations

@@ -31,8 +31,12 @@ class PredictiveScale(_Frozen):
     max_width: int = Field(gt=0)
     n_down: int = Field(ge=1, le=6)
     n_res: int = Field(ge=0)
+    # instance norm removes each image's mean colour from every feature map, so the U-Net
+    # cannot carry the source's absolute colours; the demo scale uses "none"
+    # (models.predictive)
     norm: Norm = "instance"
-    skips: Literal["all", "target"] = "all"  # what the U-Net's skips carry (models.predictive)
+    # what the U-Net's skips carry (models.predictive)
+    skips: Literal["all", "target"] = "all"
 
 
 class InpainterScale(_Frozen):
@@ -58,7 +62,15 @@ class BlenderScale(_Frozen):
     width: int = Field(gt=0)
     n_res: int = Field(ge=0)
     norm: Norm = "instance"
-    warp_prior: float = 4.0  # initial blend logit on the body (see models.blender)
+    warp_prior: float = 6.0  # initial blend logit on the body (see models.blender)
+    # "predicted": the correction refines the predicted image's share only; "everywhere": added
+    # to the blend (checkpoints saved before this field)
+    correction: Literal["predicted", "everywhere"] = "predicted"
+    # a third candidate off the target body: the source image outside the source person (a
+    # photo shoot's background is pixel-aligned between poses); False in older checkpoints
+    copy_source: bool = True
+    # no source copied within this share of the height around either body (hair, clothes)
+    copy_margin: float = Field(default=1 / 32, ge=0.0, le=1.0)
 
 
 class DiscriminatorScale(_Frozen):
@@ -97,7 +109,7 @@ SCALES: dict[str, ModelScale] = {
         name="demo",
         image_size=128,
         atlas_n=32,
-        predictive=PredictiveScale(base_width=16, max_width=128, n_down=3, n_res=3),
+        predictive=PredictiveScale(base_width=16, max_width=128, n_down=3, n_res=3, norm="none"),
         inpainter=InpainterScale(part_width=8, n_down=3, global_dim=128, feature_channels=8),
         blender=BlenderScale(width=16, n_res=2),
         discriminator=DiscriminatorScale(width=32, n_layers=3),

@@ -79,7 +79,13 @@ class DensePoseTransfer(nn.Module):
             source_bchw, source_iuv_b3hw, target_iuv_b3hw, partial_atlas, visibility
         )
         blend = self.blender(
-            predicted.image, predicted.features, warped.image, warped.features, target_iuv_b3hw
+            predicted.image,
+            predicted.features,
+            warped.image,
+            warped.features,
+            target_iuv_b3hw,
+            source_bchw,
+            source_iuv_b3hw,
         )
         return TransferOutput(
             blend.image,

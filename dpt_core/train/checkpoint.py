@@ -129,6 +129,15 @@ def load_checkpoint(url: str, map_location: str | torch.device = "cpu") -> dict[
     return payload
 
 
+def checkpoint_scale(payload: dict) -> ModelScale:
+    """The ``ModelScale`` a checkpoint was trained with; fields added since it was saved take
+    the value that reproduces its old behaviour (the blender: correction everywhere, no source
+    copy)."""
+    scale = dict(payload["scale"])
+    scale["blender"] = {"correction": "everywhere", "copy_source": False, **scale["blender"]}
+    return ModelScale.model_validate(scale)
+
+
 def load_generator(
     checkpoint_url: str, device: str | torch.device = "cpu"
 ) -> tuple[DensePoseTransfer, ModelScale]:
@@ -137,7 +146,7 @@ def load_generator(
     ``checkpoint_url``: a ``.pt`` file, a run folder or its ``checkpoints`` folder.
     """
     payload = load_checkpoint(checkpoint_url)
-    scale = ModelScale.model_validate(payload["scale"])
+    scale = checkpoint_scale(payload)
     generator = DensePoseTransfer.from_config(scale)
     generator.load_state_dict(payload["models"]["generator"])
     return generator.to(device).eval(), scale

@@ -117,7 +117,7 @@ class Trainer:
         if url is None:
             return None
         payload = ckpt.load_checkpoint(url)  # on CPU: RNG states must stay there
-        if payload["scale"] != self.scale.model_dump(mode="json"):
+        if ckpt.checkpoint_scale(payload) != self.scale:
             raise ValueError(f"{payload['url']}: checkpoint scale differs from the config's scale")
         slots = (self.config.workers, self.ctx.world_size)
         if (payload["config"]["workers"], payload.get("world_size", 1)) != slots:

@@ -164,7 +164,7 @@ class BlendingStep(StageStep):
                 predicted = gen.predictive(*args)
                 warped = gen.warping(*args, batch["partial_atlas"], batch["visibility"])
             blend = self.net(predicted.image, predicted.features, warped.image, warped.features,
-                             batch["target_iuv"])  # fmt: skip
+                             batch["target_iuv"], *args[:2])  # fmt: skip
         return blend.image
 
     def __call__(self, batch: dict) -> Losses:

@@ -21,8 +21,9 @@ from dpt_core.models import (
     iuv_to_input,
     parts_to_atlas,
 )
+from dpt_core.models.blocks import person_hole
 from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
-from dpt_core.texture_fill import strip_fill_parts
+from dpt_core.texture_fill import push_pull, strip_fill_parts
 from dpt_core.train.checkpoint import load_generator, rng_state, save_checkpoint
 
 
@@ -173,8 +174,13 @@ def test_warping_uses_given_partial_texture(tiny, tiny_batch) -> None:
         warping(source, src_iuv, tgt_iuv, partial, None)
 
 
+def _blender(tiny, **update) -> Blender:
+    scale = tiny.model_copy(update={"blender": tiny.blender.model_copy(update=update)})
+    return Blender.from_config(scale, predicted_channels=5, warped_channels=2)
+
+
 def test_blender_starts_mostly_warped_on_body(tiny, image_factory, iuv_factory) -> None:
-    blender = Blender.from_config(tiny, predicted_channels=5, warped_channels=2)
+    blender = _blender(tiny, copy_source=False)
     blender.head.bias.data[0] = 0.0  # warp_prior 0: the plain average on the body
     predicted = image_factory(2, 64, 3) * 0.5
     warped = image_factory(2, 64, 4) * 0.5
@@ -184,12 +190,55 @@ def test_blender_starts_mostly_warped_on_body(tiny, image_factory, iuv_factory) 
     assert torch.allclose(out.alpha, 0.5 * mask)
     expected = mask * (predicted + warped) / 2 + (1 - mask) * predicted
     assert torch.allclose(out.image, expected, atol=1e-6)
-    shipped = Blender.from_config(tiny, predicted_channels=5, warped_channels=2)
+    shipped = _blender(tiny, copy_source=False)
     feats = torch.randn(2, 5, 64, 64), torch.randn(2, 2, 64, 64)
     shipped_out = shipped(predicted, feats[0], warped, feats[1], iuv)
-    assert torch.allclose(shipped_out.alpha, torch.sigmoid(torch.tensor(4.0)) * mask)
+    assert torch.allclose(shipped_out.alpha, torch.sigmoid(torch.tensor(6.0)) * mask)
     with pytest.raises(ValueError, match="predicted_features"):
         blender(predicted, torch.randn(2, 4, 64, 64), warped, torch.randn(2, 2, 64, 64), iuv)
+
+
+def test_blender_correction_refines_only_the_predicted_share(
+    tiny, image_factory, iuv_factory
+) -> None:
+    blender = _blender(tiny, copy_source=False)
+    blender.head.bias.data[:] = torch.tensor([50.0, 0.3, -0.2, 0.1])  # alpha 1.0 on the body
+    predicted = image_factory(2, 64, 3) * 0.5
+    warped = image_factory(2, 64, 4) * 0.5
+    iuv = iuv_factory(2, 64, 5)
+    out = blender(predicted, torch.randn(2, 5, 64, 64), warped, torch.randn(2, 2, 64, 64), iuv)
+    body = body_mask(iuv).bool().expand_as(warped)
+    assert torch.equal(out.image[body], warped[body])  # the warped surface, untouched
+    corrected = (predicted + torch.tensor([0.3, -0.2, 0.1]).view(1, 3, 1, 1)).clamp(-1, 1)
+    assert torch.allclose(out.image[~body], corrected[~body], atol=1e-6)
+
+
+def test_blender_copies_the_source_background_never_a_person(
+    tiny, image_factory, iuv_factory
+) -> None:
+    blender = _blender(tiny)  # the shipped default: copy_source
+    predicted = image_factory(2, 64, 3) * 0.5
+    warped = image_factory(2, 64, 4) * 0.5
+    source, source_iuv, iuv = image_factory(2, 64, 6), iuv_factory(2, 64, 7), iuv_factory(2, 64, 5)
+    feats = torch.randn(2, 5, 64, 64), torch.randn(2, 2, 64, 64)
+    out = blender(predicted, feats[0], warped, feats[1], iuv, source, source_iuv)
+    source_hole = person_hole(source_iuv).bool().expand_as(warped)
+    target_hole = person_hole(iuv).bool().expand_as(warped)
+    off_body = (1 - body_mask(iuv)).bool().expand_as(warped)
+    # the plate: the source outside its person, inside it filled from around it
+    plate = push_pull(source, 1.0 - person_hole(source_iuv))
+    assert torch.equal(plate[~source_hole], source[~source_hole])
+    person_colours = source[source_hole].unique()
+    assert not torch.isin(plate[source_hole], person_colours).all()
+    share = torch.sigmoid(torch.tensor(2.0))  # its start: 0.88 of the plate off the target
+    expected = share * plate + (1 - share) * predicted
+    background = off_body & ~target_hole
+    assert background.any() and (off_body & target_hole).any()
+    assert torch.allclose(out.image[background], expected[background], atol=1e-6)
+    band = off_body & target_hole
+    assert torch.allclose(out.image[band], predicted[band], atol=1e-6)
+    with pytest.raises(ValueError, match="required with copy_source"):
+        blender(predicted, feats[0], warped, feats[1], iuv)
 
 
 def test_full_generator_shapes(tiny, tiny_batch) -> None:
@@ -247,16 +296,24 @@ def test_predictive_skips_carry_the_source_only_when_asked(tiny, tiny_batch, ski
     assert all(same) if skips == "target" else not any(same)
 
 
-def test_checkpoint_saved_before_skips_loads_as_a_plain_unet(tmp_path) -> None:
-    old = get_scale("tiny").model_copy(
-        update={"predictive": get_scale("tiny").predictive.model_copy(update={"skips": "all"})}
+def test_checkpoint_saved_before_new_fields_loads_as_it_was_trained(tmp_path) -> None:
+    tiny = get_scale("tiny")
+    blender = tiny.blender.model_copy(update={"correction": "everywhere", "copy_source": False})
+    old = tiny.model_copy(
+        update={
+            "predictive": tiny.predictive.model_copy(update={"skips": "all"}),
+            "blender": blender,
+        }
     )
     model = DensePoseTransfer.from_config(old)
     scale = old.model_dump(mode="json")
-    del scale["predictive"]["skips"]  # the scale as checkpoints wrote it before the field
+    del scale["predictive"]["skips"]  # the scale as checkpoints wrote it before the fields
+    del scale["blender"]["correction"], scale["blender"]["copy_source"]
     payload = {"stage": "blending", "models": {"generator": model.state_dict()},
                "optimizers": {}, "scaler": {}, "rng": rng_state(),
                "metrics": {"sums": {}, "steps": 0}, "scale": scale, "config": {}}  # fmt: skip
     url = save_checkpoint(str(tmp_path / "run"), 1, payload)
     generator, loaded = load_generator(url)
     assert loaded.predictive.skips == "all" and generator.predictive.skips == "all"
+    assert generator.blender.correction == "everywhere"  # the formula it was trained with
+    assert not generator.blender.copy_source

@@ -122,13 +122,14 @@ def test_default_blending_trains_the_blender_alone(tiny_config) -> None:
 
 def test_tiny_studio_set_is_overfit(overfit_root: str) -> None:
     """The whole generator on two pairs: the L1 on the person (not just the easy black
-    background) falls by at least half within 40 steps."""
+    background) falls by at least half within 60 steps (the blender's source copy starts it
+    lower than the plain blend did, so it takes longer than 40 to halve)."""
     overrides = [
         f"root={overfit_root}",
         "run=overfit",
         "stages.inpainter.steps=0",
         "stages.predictive.steps=0",
-        "stages.blending.steps=40",
+        "stages.blending.steps=60",
         "stages.blending.train=all",
         "stages.blending.lr=1e-3",
         "stages.blending.betas=[0.9, 0.999]",
@@ -140,7 +141,7 @@ def test_tiny_studio_set_is_overfit(overfit_root: str) -> None:
     train(config)
     rows = read_metrics(config.run_url).to_pylist()
     person = [r["l1_person"] for r in rows]
-    assert len(person) == 40
+    assert len(person) == 60
     assert sum(person[-5:]) / 5 < 0.5 * person[0], person[::5]
     assert rows[-1]["l1"] < 0.5 * rows[0]["l1"]
 
