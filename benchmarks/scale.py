@@ -19,6 +19,7 @@ sources of each size over its files, the million-pair manifests.
 
     .venv/bin/python benchmarks/scale.py --work /work/scale-cache     # 1k, 10k, 100k
     .venv/bin/python benchmarks/scale.py --quick                      # 100, 1k; 20k pairs
+    .venv/bin/python benchmarks/scale.py --work DIR --stages shard --skip pairs prefect  # one stage
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 
 from _scale_data import pairs_dataset, studio_pool, studio_source
 from _timing import format_table
@@ -40,6 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
 ATLAS_N, SIZE_PX = 16, 64  # the tiny scale's atlas and image size
 TIME_GOAL, RSS_GOAL, PAIRS_RSS_GOAL_MIB, PREFECT_SHARE = 1.2, 1.5, 1024.0, 0.05
+STAGES = ("shard", "extract", "textures", "pairs", "render plan", "render")
+PREFECT_STAGES = ("shard", "extract", "textures")  # the per-image costs Prefect's share needs
 FULL = {"sizes": [1000, 10_000, 100_000], "renders": 256, "render_shard": 64,
         "pairs": 1_000_000, "pool": 50, "repeats": 3}  # fmt: skip
 QUICK = {"sizes": [100, 1000], "renders": 32, "render_shard": 16, "pairs": 20_000, "pool": 10,
@@ -60,17 +64,29 @@ def run_stage(stage: str, **kwargs: object) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_size(src: str, root: str, count: int, renders: int, render_shard: int) -> dict:
-    """Every stage over one data set, in a fresh ``root``: {stage: figures + items}."""
-    shutil.rmtree(root, ignore_errors=True)
-    out = {"shard": run_stage("shard", src=src, root=root, max_count=1000)}
-    out["extract"] = run_stage("extract", root=root)
-    out["textures"] = run_stage("textures", root=root, n=ATLAS_N)
-    out["pairs"] = run_stage("pairs", root=root)
-    ckpt = run_stage("checkpoint", root=root, scale="tiny")["result"]
-    job = {"root": root, "checkpoint": ckpt, "name": "scale", "shard_size": render_shard}
-    out["render plan"] = run_stage("plan", **job, limit=None)
-    out["render"] = run_stage("render", **job, shards=renders // render_shard)
+def measure_size(
+    src: str, root: str, count: int, renders: int, render_shard: int, stages: Sequence[str] = STAGES
+) -> dict:
+    """``stages`` over one data set: {stage: figures + items}. With ``shard`` among them
+    ``root`` starts empty; without it, the later stages read what an earlier run left there."""
+    if "shard" in stages:
+        shutil.rmtree(root, ignore_errors=True)
+    out = {}
+    if "shard" in stages:
+        out["shard"] = run_stage("shard", src=src, root=root, max_count=1000)
+    if "extract" in stages:
+        out["extract"] = run_stage("extract", root=root)
+    if "textures" in stages:
+        out["textures"] = run_stage("textures", root=root, n=ATLAS_N)
+    if "pairs" in stages:
+        out["pairs"] = run_stage("pairs", root=root)
+    if {"render plan", "render"} & set(stages):
+        ckpt = run_stage("checkpoint", root=root, scale="tiny")["result"]
+        job = {"root": root, "checkpoint": ckpt, "name": "scale", "shard_size": render_shard}
+        if "render plan" in stages:
+            out["render plan"] = run_stage("plan", **job, limit=None)
+        if "render" in stages:
+            out["render"] = run_stage("render", **job, shards=renders // render_shard)
     for stage, figures in out.items():
         figures["items"] = figures["result"] if stage == "render" else count
         if stage in ("shard", "extract", "textures") and figures["result"] != count:
@@ -145,6 +161,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 and 1k images, 20k pairs")
     parser.add_argument("--work", help="cache folder for the inputs (default: a temp folder)")
     parser.add_argument("--sizes", type=int, nargs="+", help="data-set sizes (multiples of 20)")
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES,
+                        help="per-size stages to run (default: all; without shard, each root "
+                             "is reused as an earlier run left it)")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[], choices=["pairs", "prefect"])
     parser.add_argument("--json", help="also write every stage's figures to this file")
     args = parser.parse_args()
@@ -163,7 +182,9 @@ def run(args: argparse.Namespace, config: dict, work: str) -> None:
     results = {}
     for n, src in sources.items():
         root = os.path.join(work, f"root-{n}")
-        results[n] = measure_size(src, root, n, config["renders"], config["render_shard"])
+        results[n] = measure_size(
+            src, root, n, config["renders"], config["render_shard"], args.stages
+        )
         figures = {s: {k: round(f[k], 2) for k in ("wall_s", "cpu_s", "rss_peak_mib")}
                    for s, f in results[n].items()}  # fmt: skip
         print(f"size {n} (load {os.getloadavg()[0]:.1f}): {json.dumps(figures)}", flush=True)
@@ -177,6 +198,8 @@ def run(args: argparse.Namespace, config: dict, work: str) -> None:
         headers = ["over many pairs", "pairs", "wall s", "CPU s", "peak RSS MiB", "≤ 1 GiB"]
         print(format_table(headers, million_pairs(work, config["pairs"])), flush=True)
     if "prefect" not in args.skip:
+        if not set(PREFECT_STAGES) <= set(args.stages):
+            raise SystemExit(f"Prefect's cost needs the stages {PREFECT_STAGES}: --skip prefect")
         print_prefect_cost(sources, results, config["repeats"], work)
 
 

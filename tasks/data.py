@@ -15,6 +15,7 @@ from dpt_core.data.sharding import (
     ShardResult,
     finalize_dataset,
     plan_shards,
+    shared_plan_url,
     write_dataset_shard,
 )
 from dpt_core.data.shards import shard_index
@@ -34,9 +35,10 @@ __all__ = [
 def plan_dataset(
     layout: str, src: str, root: str, dataset: str, max_count: int, max_bytes: int
 ) -> DatasetPlan:
-    """Scan ``src`` and assign its samples to shards (metadata only, no image is read)."""
+    """Scan ``src`` and assign its samples to shards (metadata only, no image is read); the
+    samples go to a plan file under ``root`` that each shard's task reads its part of."""
     config = ShardConfig(max_count=max_count, max_bytes=max_bytes)
-    return plan_shards(layout, src, root, dataset, config)
+    return plan_shards(layout, src, root, dataset, config, shared_plan_url(root, dataset))
 
 
 @storage_task(name="write-dataset-shard", tags=[TAG_IO], task_run_name="write-{plan.stem}")
@@ -47,7 +49,8 @@ def write_shard_task(plan: ShardPlan, overwrite: bool = False) -> ShardResult:
 
 @storage_task(name="finalize-dataset")
 def finalize_shards(plan: DatasetPlan, results: list[ShardResult]) -> DatasetSummary:
-    """Failures log and ``_stats.json`` of the data set, from every shard's result."""
+    """Failures log and ``_stats.json`` of the data set, from every shard's result; removes
+    the plan file."""
     return finalize_dataset(plan, results)
 
 

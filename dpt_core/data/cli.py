@@ -33,6 +33,7 @@ from dpt_core.data.sharding import (
     ShardResult,
     finalize_dataset,
     plan_shards,
+    release_plan,
     run_shards,
 )
 
@@ -116,8 +117,11 @@ def shard(
                       f"{workers} worker(s)")  # fmt: skip
         with console.status(f"scanning {src}"):
             plan = plan_shards(layout_obj, src, dst, name, config)
-        results = _run_with_progress(plan, workers, overwrite)
-        summary = finalize_dataset(plan, results)
+        try:
+            results = _run_with_progress(plan, workers, overwrite)
+            summary = finalize_dataset(plan, results)
+        finally:
+            release_plan(plan)
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         raise fail(exc) from exc
     _print_shard_summary(summary)

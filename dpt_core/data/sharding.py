@@ -3,10 +3,12 @@
 Three entry points, so a flow can map over shards:
 
 * :func:`plan_shards` scans the source once and assigns samples (sorted by key) to shards
-  limited by count and bytes; each :class:`ShardPlan` carries its input fingerprint.
+  limited by count and bytes, writing them to a plan file (one row group per shard); each
+  :class:`ShardPlan` names its row group and carries its input fingerprint.
 * :func:`write_dataset_shard` writes one shard (tar, manifest, stats, marker last) and
   skips it when it is already committed with the same fingerprint.
-* :func:`finalize_dataset` writes the failures log and ``_stats.json`` from all results.
+* :func:`finalize_dataset` writes the failures log and ``_stats.json`` from all results,
+  then removes the plan file.
 
 :func:`shard_dataset` runs all three, the shards on a pool of processes.
 """
@@ -32,6 +34,8 @@ from dpt_core.data.planning import (
     ShardPlan,
     ShardResult,
     plan_shards,
+    release_plan,
+    shared_plan_url,
 )
 from dpt_core.data.shard_writer import write_dataset_shard
 from dpt_core.data.shards import shard_manifest_url, shard_urls
@@ -77,7 +81,8 @@ def _write_failures(plan: DatasetPlan, rejected: list[Rejected]) -> None:
 
 
 def finalize_dataset(plan: DatasetPlan, results: list[ShardResult]) -> DatasetSummary:
-    """Write ``failures/shard/NAME.parquet`` and ``datasets/NAME/_stats.json`` (last)."""
+    """Write ``failures/shard/NAME.parquet`` and ``datasets/NAME/_stats.json`` (last), then
+    remove the plan file."""
     if sorted(r.shard_url for r in results) != sorted(p.shard_url for p in plan.shards):
         raise ValueError("results must hold exactly one ShardResult per planned shard")
     _remove_stale_files(plan)
@@ -99,6 +104,7 @@ def finalize_dataset(plan: DatasetPlan, results: list[ShardResult]) -> DatasetSu
     }
     stats_url = storage.join(manifest.dataset_url(plan.root_url, plan.dataset), "_stats.json")
     storage.write_bytes(stats_url, manifest.dumps(stats))
+    release_plan(plan)
     return DatasetSummary(
         plan.dataset,
         len(plan.shards),
@@ -183,8 +189,11 @@ def shard_dataset(
     Committed shards with the same fingerprint are skipped unless ``overwrite``.
     """
     plan = plan_shards(layout, src_url, root_url, name, config, **layout_options)
-    results = run_shards(plan, workers, overwrite, on_result)
-    summary = finalize_dataset(plan, results)
+    try:
+        results = run_shards(plan, workers, overwrite, on_result)
+        summary = finalize_dataset(plan, results)
+    finally:
+        release_plan(plan)
     logger.info(
         "%s: %d written, %d rejected %s",
         summary.dataset,
@@ -204,7 +213,9 @@ __all__ = [
     "ShardResult",
     "finalize_dataset",
     "plan_shards",
+    "release_plan",
     "run_shards",
     "shard_dataset",
+    "shared_plan_url",
     "write_dataset_shard",
 ]

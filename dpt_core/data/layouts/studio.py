@@ -2,15 +2,16 @@
 
 OUT/manifest.parquet has one row per sample (key; image, iuv and mask paths relative to OUT;
 identity, person_id, pose, pose_index, view, yaw_deg, split). The IUV and mask PNGs travel
-with the sample as-is, as ``KEY.iuv.png`` and ``KEY.mask.png`` members.
+with the sample as-is, as ``KEY.iuv.png`` and ``KEY.mask.png`` members. The manifest is read
+in batches (whole only when its rows are not in key order); the file listing is held whole.
 """
 
 from __future__ import annotations
 
-import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow.parquet as pq
 
@@ -21,16 +22,40 @@ MANIFEST_FILE = "manifest.parquet"
 REQUIRED_COLUMNS = ("key", "image", "iuv", "mask", "person_id")
 META_COLUMNS = ("identity", "pose", "pose_index", "view", "yaw_deg")
 EXTRA_MEMBERS = {"iuv.png": "iuv", "mask.png": "mask"}
+BATCH_ROWS = 4096  # manifest rows read at a time
+
+logger = logging.getLogger(__name__)
 
 
-def read_studio_manifest(src_url: str) -> list[dict[str, Any]]:
-    """Rows of OUT/manifest.parquet sorted by key; ValueError naming a missing column."""
-    url = storage.join(src_url, MANIFEST_FILE)
-    table = pq.read_table(io.BytesIO(storage.read_bytes(url)))
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+def _open_manifest(stream: BinaryIO, url: str) -> pq.ParquetFile:
+    """OUT/manifest.parquet, unread; ValueError naming a missing column."""
+    manifest = pq.ParquetFile(stream)
+    missing = [c for c in REQUIRED_COLUMNS if c not in manifest.schema_arrow.names]
     if missing:
         raise ValueError(f"{url}: missing column(s) {', '.join(missing)}")
-    return sorted(table.to_pylist(), key=lambda row: str(row["key"]))
+    return manifest
+
+
+def _sorted_by_key(manifest: pq.ParquetFile) -> bool:
+    """Whether the rows are in key order already (as ``dpt studio generate`` writes them)."""
+    previous = None
+    for batch in manifest.iter_batches(batch_size=BATCH_ROWS, columns=["key"]):
+        for key in map(str, batch.column(0).to_pylist()):
+            if previous is not None and key < previous:
+                return False
+            previous = key
+    return True
+
+
+def iter_manifest_rows(manifest: pq.ParquetFile, url: str) -> Iterator[dict[str, Any]]:
+    """Rows of the studio manifest sorted by key (stable): streamed ``BATCH_ROWS`` at a time
+    when the file is in key order, else read whole and sorted."""
+    if _sorted_by_key(manifest):
+        for batch in manifest.iter_batches(batch_size=BATCH_ROWS):
+            yield from batch.to_pylist()
+        return
+    logger.info("%s: rows not in key order; sorting them in memory", url)
+    yield from sorted(manifest.read().to_pylist(), key=lambda row: str(row["key"]))
 
 
 def _sample(src_url: str, row: dict[str, Any], files: dict[str, FileEntry]) -> SourceSample:
@@ -63,13 +88,15 @@ class StudioLayout:
     carries_extras: bool = True
 
     def scan(self, src_url: str) -> Iterator[SourceSample | Rejected]:
-        rows = read_studio_manifest(src_url)
-        files = {entry.rel: entry for entry in walk_files(src_url)}
-        for row in rows:
-            source = storage.join(src_url, str(row["image"]))
-            try:
-                yield _sample(src_url, row, files)
-            except FileNotFoundError as exc:
-                yield Rejected(source, "missing", str(exc), key=str(row["key"]))
-            except ValueError as exc:
-                yield Rejected(source, "bad_name", str(exc), key=str(row["key"]))
+        url = storage.join(src_url, MANIFEST_FILE)
+        with storage.open_read(url) as stream:
+            manifest = _open_manifest(stream, url)
+            files = {entry.rel: entry for entry in walk_files(src_url)}
+            for row in iter_manifest_rows(manifest, url):
+                source = storage.join(src_url, str(row["image"]))
+                try:
+                    yield _sample(src_url, row, files)
+                except FileNotFoundError as exc:
+                    yield Rejected(source, "missing", str(exc), key=str(row["key"]))
+                except ValueError as exc:
+                    yield Rejected(source, "bad_name", str(exc), key=str(row["key"]))
