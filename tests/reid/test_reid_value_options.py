@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -117,3 +118,25 @@ def test_train_only_refuses_a_work_folder_without_trees(bench, tmp_path):
     _, value = bench
     with pytest.raises(FileNotFoundError, match="original"):
         value.existing_arms(tmp_path)
+
+
+@pytest.fixture
+def crops(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("reid_crops")
+
+
+def test_body_fractions_place_a_box_in_its_crop(crops):
+    # crop 40 wide, 80 high from (10, 20); body from y 28 to 92 (top 0.1, bottom 0.9), x 20..40
+    assert crops.body_fractions((20, 28, 40, 92), (10, 20, 50, 100)) == pytest.approx(
+        [0.1, 0.9, 0.8, 0.5]
+    )
+
+
+def test_separability_is_chance_for_one_distribution_and_high_for_two(crops):
+    rng = np.random.default_rng(0)
+    real, pid_real = rng.normal(size=(300, 3)), np.arange(300) % 20
+    same, pid_added = rng.normal(size=(100, 3)), np.arange(100) % 20
+    shifted = same + np.array([4.0, 0.0, 0.0])
+    assert 35 <= crops.separability(real, same, pid_real, pid_added) <= 65
+    assert crops.separability(real, shifted, pid_real, pid_added) >= 95
