@@ -22,6 +22,7 @@ Reads the trees ``benchmarks/reid_value.py --work W`` left in W (``arms/original
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 from pathlib import Path
@@ -124,11 +125,28 @@ def summary(rows: list[list[float]], names: tuple[str, ...]) -> dict:
             for n, c in zip(names, cols, strict=True)}  # fmt: skip
 
 
+def montage(folders: list[tuple[Path, int]], persons: list[str], out: str, columns: int = 6):
+    """A JPEG sheet: per person, one row of ``columns`` crops per (tree, sequence) folder."""
+    from PIL import Image
+
+    rows = [[p for p in train_crops(tree, seq) if p.name.startswith(f"{person}_")][:columns]
+            for person in persons for tree, seq in folders]  # fmt: skip
+    sheet = Image.new("RGB", (columns * 66, len(rows) * 130), "white")
+    for r, row in enumerate(rows):
+        for c, path in enumerate(row):
+            sheet.paste(Image.open(path), (c * 66, r * 130))
+    buffer = io.BytesIO()
+    sheet.save(buffer, "JPEG", quality=90)
+    storage.write_bytes(out, buffer.getvalue())
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--work", required=True, help="reid_value.py's --work folder")
     p.add_argument("--oracle-work", help="the --work folder of an --oracle run (default: --work)")
     p.add_argument("--out", help="write the results as JSON here")
+    p.add_argument("--montage", help="write a JPEG sheet of persons 3, 17, 30 here: rows of "
+                   "originals, generated, oracle crops")  # fmt: skip
     args = p.parse_args(argv)
     work = Path(args.work)
     arms = {"augmented": (work / "arms/augmented", 9),
@@ -150,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
         if arm == "augmented":
             geometry = generated_geometry(folder / "market1501")
             result[arm]["geometry"] = summary(geometry, ("top", "bottom", "height", "width"))
+    if args.montage:
+        found = [(folder, seq) for folder, seq in arms.values() if folder.is_dir()]
+        montage([(work / "arms/original", 1), *found], ["0003", "0017", "0030"], args.montage)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:
