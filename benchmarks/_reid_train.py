@@ -26,6 +26,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from dpt_core.reid.evaluation import rank_metrics
+from dpt_core.reid.market import parse_name
+from dpt_core.reid.studio_market import ORIGINAL_SEQUENCE
 
 TORCHREID_PIN = "torchreid==0.2.5"
 EXTRA_PINS = ("gdown", "beautifulsoup4")  # imported by torchreid's package __init__
@@ -63,6 +65,17 @@ class TrainRecipe:
     # at the margin, mAP at chance): see benchmarks/RESULTS.md, re-id value.
     triplet_weight: float = 0.0
     threads: int = 1  # on a busy 2-core machine 2 intra-op threads ran ~10x slower
+    # Added training images (generated s9, oracle s8): loss weight of each in the softmax
+    # (1: like a real image), and how many per person are used (None: all, else the first
+    # ``added_per_identity`` by frame, i.e. by the augmentation's index j).
+    added_weight: float = 1.0
+    added_per_identity: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.added_weight <= 1.0:
+            raise ValueError(f"added_weight: expected in (0, 1], got {self.added_weight}")
+        if self.added_per_identity is not None and self.added_per_identity < 0:
+            raise ValueError(f"added_per_identity: expected >= 0, got {self.added_per_identity}")
 
 
 @dataclass
@@ -80,6 +93,44 @@ def load_tree(root: str) -> MarketData:
     torchreid = import_torchreid()
     dataset = torchreid.reid.data.datasets.image.Market1501(root=root, verbose=False)
     return MarketData(dataset.train, dataset.query, dataset.gallery, dataset.num_train_pids)
+
+
+def is_added(item) -> bool:
+    """Whether a training item (path, pid, camid, ...) was added to the original tree: a
+    generated (s9) or oracle (s8) image, i.e. any sequence but the originals' s1."""
+    return parse_name(item[0]).sequence != ORIGINAL_SEQUENCE
+
+
+def select_added(items: list, per_identity: int | None) -> list:
+    """``items`` with at most ``per_identity`` added images per person (the lowest frames,
+    i.e. the augmentation's first indices j); originals all kept, order unchanged."""
+    if per_identity is None:
+        return list(items)
+    ranked = sorted((item for item in items if is_added(item)),
+                    key=lambda item: (item[1], parse_name(item[0]).frame, item[0]))  # fmt: skip
+    kept, count = set(), {}
+    for item in ranked:
+        count[item[1]] = count.get(item[1], 0) + 1
+        if count[item[1]] <= per_identity:
+            kept.add(item[0])
+    return [item for item in items if not is_added(item) or item[0] in kept]
+
+
+def sample_weights(items: list, added_weight: float) -> torch.Tensor:
+    """(N,) loss weight per training item: 1 for originals, ``added_weight`` for added ones."""
+    return torch.tensor([added_weight if is_added(item) else 1.0 for item in items])
+
+
+def weighted_smoothed_ce(
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, epsilon: float = 0.1
+) -> torch.Tensor:
+    """torchreid's label-smoothed cross entropy, as a weighted mean over the batch
+    (sum w·loss / sum w); equal weights give exactly torchreid's ``CrossEntropyLoss``."""
+    log_probs = torch.log_softmax(logits, dim=1)
+    targets = torch.zeros_like(log_probs).scatter_(1, labels.unsqueeze(1), 1.0)
+    targets = (1 - epsilon) * targets + epsilon / logits.shape[1]
+    per_sample = (-targets * log_probs).sum(1)
+    return (weights * per_sample).sum() / weights.sum()
 
 
 def images_nchw(items: list) -> torch.Tensor:
@@ -123,6 +174,8 @@ def train_model(data: MarketData, recipe: TrainRecipe, seed: int, label: str):
     triplet = losses.TripletLoss(margin=recipe.margin)
     images = images_nchw(data.train)
     labels = torch.tensor([item[1] for item in data.train])
+    weights = sample_weights(data.train, recipe.added_weight)
+    plain = bool((weights == 1.0).all())  # then torchreid's own loss, as every run before
     sampler = torchreid.reid.data.sampler.RandomIdentitySampler(
         data.train, recipe.batch_size, recipe.instances
     )
@@ -138,7 +191,11 @@ def train_model(data: MarketData, recipe: TrainRecipe, seed: int, label: str):
             for b in range(len(order) // recipe.batch_size):
                 idx = order[b * recipe.batch_size : (b + 1) * recipe.batch_size]
                 logits, features = model(augment(images[idx], gen))
-                loss = ce = softmax(logits, labels[idx])
+                if plain:
+                    ce = softmax(logits, labels[idx])
+                else:
+                    ce = weighted_smoothed_ce(logits, labels[idx], weights[idx])
+                loss = ce
                 if recipe.triplet_weight:
                     loss = ce + recipe.triplet_weight * triplet(features, labels[idx])
                 optimizer.zero_grad()
@@ -223,7 +280,9 @@ def run_arm(root: str, recipe: TrainRecipe, seed: int, label: str) -> dict:
     """Train on ``root``'s training set with ``seed``, evaluate; figures and seconds."""
     started = time.perf_counter()
     data = load_tree(root)
+    data.train = select_added(data.train, recipe.added_per_identity)
     model, stats = train_model(data, recipe, seed, label)
     result = evaluate(model, data)
-    return {**result, "train_images": len(data.train), **stats,
+    added = sum(is_added(item) for item in data.train)
+    return {**result, "train_images": len(data.train), "added_images": added, **stats,
             "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip

@@ -18,6 +18,14 @@
    (the training persons rendered by the studio itself in as many new poses: a perfect
    generator, to tell render quality from the idea).
 
+Options for the obvious fixes (issue #18), all off by default: ``--added-per-identity K`` trains
+on only the first K added images per person (of the ``--per-identity`` made), ``--added-weight
+w`` weighs each added image's softmax loss by w (originals 1), ``--pose-bank train`` takes the
+target poses from the training images' own IUVs instead of other studio persons. With
+``--train-only`` the arms' trees an earlier run left in ``--work`` are reused (only training,
+after the no-test-source check), so variants of the recipe do not re-render anything.
+``benchmarks/reid_crops.py`` compares the added crops with the real ones.
+
 Reported: rank-1 and mAP (torchreid's ``evaluate_rank``, %) per arm, mean and sample standard
 deviation over seeds, the mAP gain of ``augmented`` over ``original``, and wall times. "Same
 epochs" means the augmented arm sees more images, hence more iterations (both are reported).
@@ -51,6 +59,7 @@ from _timing import format_table
 from tqdm import tqdm
 
 from dpt_core import storage
+from dpt_core.reid.config import WORK_FOLDER
 from dpt_core.reid.originals import copy_market_tree
 from dpt_core.reid.studio_market import (
     StudioMarketSpec,
@@ -66,6 +75,7 @@ DEMO_ROOT, DEMO_RUN = ROOT / "data/demo", "studio-demo"
 DEMO_CONFIG = ROOT / "configs/train/demo.yaml"
 GOAL_MAP_POINTS = 2.0
 ARM_GROUPS = (("original", "augmented"), ("oracle",))  # the pair the goal needs comes first
+POSE_BANKS = ("others", "train")
 
 
 def demo_generator() -> tuple[str, int]:
@@ -96,6 +106,18 @@ def build_trees(spec: StudioMarketSpec, work: Path) -> tuple[str, str]:
     return str(tree), str(iuvs)
 
 
+def existing_arms(work: Path) -> dict[str, str]:
+    """{arm: torchreid root} of the trees an earlier run left in ``work`` (``--train-only``)."""
+    roots = {arm: str(work / "arms" / arm) for group in ARM_GROUPS for arm in group
+             if (work / "arms" / arm / "market1501" / "bounding_box_train").is_dir()}  # fmt: skip
+    if "original" not in roots:
+        raise FileNotFoundError(f"--train-only: no original tree in {work / 'arms'}")
+    if (work / "arms/augmented/market1501").is_dir():
+        checked = check_generation_sources(str(work / "arms/augmented/market1501"))
+        print(f"[reid_value] {checked} generated images: no test person is a source", flush=True)
+    return roots
+
+
 def run_augment(args, tree: str, iuvs: str, bank: str, checkpoint: str, dst: str) -> None:
     """``dpt reid-augment`` on the original tree, as a user runs it."""
     command = [sys.executable, "-m", "dpt_core.cli", "reid-augment", tree, dst,
@@ -105,6 +127,19 @@ def run_augment(args, tree: str, iuvs: str, bank: str, checkpoint: str, dst: str
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}
     subprocess.run(command, check=True, cwd=ROOT, env=env)
+
+
+def pose_bank(args, spec: StudioMarketSpec, work: Path, dst: str) -> str:
+    """The ``--pose-bank`` URL. ``others``: a studio data set of ``--bank-ids`` persons of
+    another seed (4 poses × 2 views); ``train``: the training images' own IUVs, as
+    ``dpt reid-augment`` ingests them into DST's work root (then its plan keeps the training
+    keys only: every training person's poses, the person's own included)."""
+    if args.pose_bank == "train":
+        return f"{dst}/{WORK_FOLDER}/densepose/market1501/precomputed"
+    bank = str(work / "posebank")
+    generate_dataset(bank, identities=args.bank_ids, poses=4, views=2, size=128,
+                     seed=spec.seed + 1000, scenes="random")  # fmt: skip
+    return bank
 
 
 def build_oracle(spec: StudioMarketSpec, tree: str, dst: str, per_identity: int) -> None:
@@ -125,17 +160,17 @@ def prepare_arms(args, spec: StudioMarketSpec, work: Path, times: dict) -> dict[
     times["generator_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
     tree, iuvs = build_trees(spec, work)
-    bank = str(work / "posebank")
-    generate_dataset(bank, identities=args.bank_ids, poses=4, views=2, size=128,
-                     seed=spec.seed + 1000, scenes="random")  # fmt: skip
     times["studio_s"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    dst = str(work / "arms/augmented/market1501")
-    run_augment(args, tree, iuvs, bank, checkpoint, dst)
-    checked = check_generation_sources(dst)
-    print(f"[reid_value] {checked} generated images: no test person is a source", flush=True)
-    times["augment_s"] = time.perf_counter() - mark
-    roots = {"original": str(work / "arms/original"), "augmented": str(work / "arms/augmented")}
+    roots = {"original": str(work / "arms/original")}
+    if "augmented" in args.arms:
+        mark = time.perf_counter()
+        dst = str(work / "arms/augmented/market1501")
+        bank = pose_bank(args, spec, work, dst)
+        run_augment(args, tree, iuvs, bank, checkpoint, dst)
+        checked = check_generation_sources(dst)
+        print(f"[reid_value] {checked} generated images: no test person is a source", flush=True)
+        times["augment_s"] = time.perf_counter() - mark
+        roots["augmented"] = str(work / "arms/augmented")
     if args.oracle:
         mark = time.perf_counter()
         build_oracle(spec, tree, str(work / "arms/oracle/market1501"), args.per_identity)
@@ -157,7 +192,7 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
                 "min": round(min(values), 2), "max": round(max(values), 2),
             }  # fmt: skip
     for arm in runs:
-        if arm != "original":
+        if arm != "original" and "original" in out:
             gain = out[arm]["mAP"]["mean"] - out["original"]["mAP"]["mean"]
             out[arm]["mAP_gain_points"] = round(gain, 2)
     out["goal_met"] = out.get("augmented", {}).get("mAP_gain_points", 0.0) >= GOAL_MAP_POINTS
@@ -197,8 +232,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test-ids", type=int, default=32)
     p.add_argument("--poses", type=int, default=3)
     p.add_argument("--views", type=int, default=4, help="cameras (<= 6)")
-    p.add_argument("--per-identity", type=int, default=8, help="generated images per person")
+    p.add_argument("--per-identity", type=int, default=8,
+                   help="generated (and oracle) images per person that are made")  # fmt: skip
     p.add_argument("--bank-ids", type=int, default=16, help="pose-bank persons (4 poses × 2)")
+    p.add_argument("--pose-bank", choices=POSE_BANKS, default="others",
+                   help="others: studio persons outside the benchmark; train: the training "
+                        "set's own poses (every training person's IUVs)")  # fmt: skip
+    p.add_argument("--added-per-identity", type=int, default=None,
+                   help="train on only the first K added (generated / oracle) images per "
+                        "person (default: all --per-identity)")  # fmt: skip
+    p.add_argument("--added-weight", type=float, default=1.0,
+                   help="softmax weight of an added image (1: as a real one)")  # fmt: skip
+    p.add_argument("--train-only", action="store_true",
+                   help="reuse the arms' trees already in --work (no studio, no reid-augment)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--studio-seed", type=int, default=18)
@@ -212,8 +258,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="weight of the batch-hard triplet loss (0: softmax only)")  # fmt: skip
     p.add_argument("--threads", type=int, default=1, help="torch threads of the re-id training")
     args = p.parse_args(argv)
-    if "original" not in args.arms:
-        p.error("--arms: the original arm is the baseline every gain is measured against")
+    if args.train_only and not args.work:
+        p.error("--train-only: needs --work, the folder of an earlier run's trees")
     if args.quick:
         args.train_ids, args.test_ids, args.per_identity, args.bank_ids = 12, 8, 4, 4
         args.epochs, args.seeds = 3, [0, 1]
@@ -231,18 +277,20 @@ def run(args: argparse.Namespace, work: Path) -> dict:
     spec = StudioMarketSpec(args.train_ids, args.test_ids, args.poses, args.views,
                             args.studio_seed)  # fmt: skip
     recipe = TrainRecipe(epochs=args.epochs, threads=args.threads,
-                         triplet_weight=args.triplet_weight)  # fmt: skip
+                         triplet_weight=args.triplet_weight, added_weight=args.added_weight,
+                         added_per_identity=args.added_per_identity)  # fmt: skip
     times, started = {}, time.perf_counter()
     torchreid = import_torchreid()
     result = {
         "command": " ".join(["benchmarks/reid_value.py", *sys.argv[1:]]), "complete": False,
         "reid_library": f"torchreid {torchreid.__version__} (osnet_x0_25, scratch, CPU)",
         "spec": spec.__dict__, "recipe": recipe.__dict__, "per_identity": args.per_identity,
-        "bank_ids": args.bank_ids, "seeds": args.seeds, "times_s": times,
+        "bank_ids": args.bank_ids, "pose_bank": args.pose_bank, "seeds": args.seeds,
+        "times_s": times,
         "cpu_count": os.cpu_count(), "machine": platform.machine(),
         "load_avg_1m_start": round(os.getloadavg()[0], 2),
     }  # fmt: skip
-    roots = prepare_arms(args, spec, work, times)
+    roots = existing_arms(work) if args.train_only else prepare_arms(args, spec, work, times)
     result["chance"] = chance_level(roots["original"])
     result["colour_histogram"] = histogram_reference(roots["original"])
     runs: dict[str, list[dict]] = {arm: [] for arm in roots if arm in args.arms}
