@@ -243,8 +243,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "person (default: all --per-identity)")  # fmt: skip
     p.add_argument("--added-weight", type=float, default=1.0,
                    help="softmax weight of an added image (1: as a real one)")  # fmt: skip
-    p.add_argument("--train-only", action="store_true",
-                   help="reuse the arms' trees already in --work (no studio, no reid-augment)")
+    p.add_argument(
+        "--train-only",
+        action="store_true",
+        help="reuse the arms' trees already in --work (no studio, no reid-augment)",
+    )
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--studio-seed", type=int, default=18)
