@@ -34,7 +34,7 @@ import torch
 
 from dpt_core import storage
 from dpt_core.data import shards
-from dpt_core.data.manifest import shards_folder
+from dpt_core.data.manifest import dataset_shard_urls, shards_folder
 from dpt_core.data.pairs import pairs_url, read_pairs
 from dpt_core.iuv import decode_iuv_png
 from dpt_core.models import DensePoseTransfer, ModelScale, images_from_model
@@ -139,9 +139,12 @@ def run_of_checkpoint(checkpoint: str) -> str:
     raise ValueError(f"run: cannot tell the run from checkpoint {checkpoint!r}; pass run=...")
 
 
+OUTPUT_KEY_SEPARATOR = "__"
+
+
 def output_key(source_key: str, target_key: str) -> str:
     """Key of a rendered sample: ``SOURCE__TARGET``."""
-    return f"{source_key}__{target_key}"
+    return f"{source_key}{OUTPUT_KEY_SEPARATOR}{target_key}"
 
 
 def shard_url(job: RenderJob, index: int) -> str:
@@ -179,9 +182,7 @@ class InputIndex:
         image_urls, person = {}, {}
         if images:
             folder = shards_folder(root_url, dataset)
-            urls = shards.shard_urls(folder)
-            if not urls:
-                raise FileNotFoundError(f"dataset {dataset!r} has no shards in {folder}")
+            urls = dataset_shard_urls(root_url, dataset)
             for url in _holding(urls, wanted):
                 table = shards.read_manifest(shards.shard_manifest_url(url), INDEX_COLUMNS)
                 for key, stem, pid in zip(*table.to_pydict().values(), strict=True):
@@ -298,7 +299,7 @@ def requests_table(requests: pa.Table | Sequence[tuple[str, str]], shard_size: i
     Columnar (Arrow) throughout: a million requests take a few hundred MB, not gigabytes.
     """
     source, target = _key_columns(requests)
-    keys = pc.binary_join_element_wise(source, target, "__")
+    keys = pc.binary_join_element_wise(source, target, OUTPUT_KEY_SEPARATOR)  # output_key
     table = pa.table({"key": keys, "source_key": source, "target_key": target})
     table = table.take(pc.sort_indices(table, [(c, "ascending") for c in table.column_names]))
     if table.num_rows > 1:  # a repeated request is its sorted neighbour's equal

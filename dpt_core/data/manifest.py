@@ -137,13 +137,19 @@ def manifest_row(
     }
 
 
-def read_dataset_manifest(root_url: str, name: str, columns: list[str] | None = None) -> pa.Table:
-    """All shard manifests of dataset NAME concatenated in shard order."""
+def dataset_shard_urls(root_url: str, name: str) -> list[str]:
+    """The shard tars of dataset NAME in shard order (FileNotFoundError when it has none)."""
     urls = shard_urls(shards_folder(root_url, name))
     if not urls:
         raise FileNotFoundError(
             f"dataset {name!r} has no shards in {shards_folder(root_url, name)}"
         )
+    return urls
+
+
+def read_dataset_manifest(root_url: str, name: str, columns: list[str] | None = None) -> pa.Table:
+    """All shard manifests of dataset NAME concatenated in shard order."""
+    urls = dataset_shard_urls(root_url, name)
     tables = [read_manifest(shard_manifest_url(u), columns or None) for u in urls]
     return pa.concat_tables(tables)
 

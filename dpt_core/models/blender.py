@@ -49,7 +49,7 @@ from dpt_core.models.blocks import (
 from dpt_core.models.scales import ModelScale
 from dpt_core.texture_fill import push_pull
 
-SOURCE_PRIOR = 2.0  # initial source logit off the source person: 0.88 of the source image
+SOURCE_PRIOR = 2.0  # initial source logit off the target person: 0.88 of the plate
 
 
 class BlendOutput(NamedTuple):
@@ -83,7 +83,7 @@ class Blender(nn.Module):
         self.copy_source = copy_source
         self.copy_margin = copy_margin
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
-        in_channels += 4 if copy_source else 0  # source image and its person hole
+        in_channels += 4 if copy_source else 0  # the plate and the source's person hole
         self.body = nn.Sequential(
             conv_block(in_channels, width, norm=norm),
             *(ResBlock(width, norm=norm) for _ in range(n_res)),

@@ -66,10 +66,11 @@ class BlenderScale(_Frozen):
     # "predicted": the correction refines the predicted image's share only; "everywhere": added
     # to the blend (checkpoints saved before this field)
     correction: Literal["predicted", "everywhere"] = "predicted"
-    # a third candidate off the target body: the source image outside the source person (a
+    # a third candidate off the target person: the source image with its person hole filled (a
     # photo shoot's background is pixel-aligned between poses); False in older checkpoints
     copy_source: bool = True
-    # no source copied within this share of the height around either body (hair, clothes)
+    # person hole: the body dilated by this share of the height (hair, loose clothes); the
+    # source's is filled in the plate, the target's never takes the plate
     copy_margin: float = Field(default=1 / 32, ge=0.0, le=1.0)
 
 
