@@ -18,7 +18,8 @@ the body beneath them the skin atlas is not what the camera sees under a skirt.
                                       # a candidate recipe on the validation split
 
 Every recipe choice is made with ``--validation`` (``data.heldout.validation_pairs``: a quarter
-of the training identities held out of training, scored in training poses), never on the test
+of the training identities held out of training and rendered into four training poses that the
+rest train without — the test question asked inside the training part), never on the test
 identities or poses.
 
 Prints the per-variant table (mean ± spread over seeds), per-part texture errors and the
@@ -242,8 +243,8 @@ def main() -> None:
     parser.add_argument(
         "--validation",
         action="store_true",
-        help="choose recipes here: train on 3/4 of the training identities and score the "
-        "other 1/4 in training poses (no test identity or pose)",
+        help="choose recipes here: train on 3/4 of the training identities without the "
+        "validation poses, score the other 1/4 in those poses (no test identity or pose)",
     )
     parser.add_argument("--vgg", default=None, help="VGG-19 weights for perceptual/style")
     parser.add_argument(

@@ -6,9 +6,11 @@ pose as the target. Training pairs: training identities, both samples in trainin
 training sample in a held-out pose is used. The held-out pose names are fixed
 (``HELD_OUT_POSES``, four of the studio's 17 named poses) before any training.
 
-Choices (loss weights, step counts, architecture switches) are made on ``validation_pairs``:
-every ``every``-th training identity held out of training and scored in training poses, so
-neither a test identity nor a held-out pose takes part in any choice.
+Choices (loss weights, step counts, architecture switches) are made on ``validation_pairs``,
+the same question asked inside the training part: every ``every``-th training identity held out
+of training and rendered into four training poses (``VALIDATION_POSES``) that the other
+training identities then train without, so neither a test identity nor a held-out pose takes
+part in any choice, and a choice that only fits the poses it was trained on shows up there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Collection
 from dpt_core.data.pairs import person_pairs
 
 HELD_OUT_POSES = ("arms_raised", "crouching", "looking_back", "walking")
+# one of each kind again (arms, deep legs, torso, locomotion), all training poses
+VALIDATION_POSES = ("bending", "kneeling", "running", "waving")
 
 
 def held_out_pairs(
@@ -66,22 +70,33 @@ def check_disjoint(rows: list[dict], pairs: dict[str, list[dict]]) -> None:
 
 
 def validation_pairs(
-    rows: list[dict], poses: Collection[str] = HELD_OUT_POSES, every: int = 4
+    rows: list[dict],
+    poses: Collection[str] = HELD_OUT_POSES,
+    every: int = 4,
+    validation_poses: Collection[str] = VALIDATION_POSES,
 ) -> dict[str, list[dict]]:
-    """``{"train": [...], "test": [...]}`` for choosing a recipe: the training pairs of
-    ``held_out_pairs`` split by identity, every ``every``-th training identity (sorted) becoming
-    the "test" (validation) identities. Both use training poses only; no test identity and no
-    held-out pose appears anywhere (ValueError otherwise, or when a split is empty)."""
-    train = held_out_pairs(rows, poses)["train"]
-    identities = sorted({p["person_id"] for p in train})
-    held = set(identities[::every])
-    out = {"train": [p for p in train if p["person_id"] not in held],
-           "test": [p for p in train if p["person_id"] in held]}  # fmt: skip
-    if not out["train"] or not out["test"]:
-        raise ValueError(f"validation split: empty split ({ {k: len(v) for k, v in out.items()} })")
+    """``{"train": [...], "test": [...]}`` for choosing a recipe, built like the test split
+    inside the training part: every ``every``-th training identity (sorted) is held out and
+    rendered into the held-out ``validation_poses`` (training poses all), from its other
+    training poses; the other training identities train without those poses. No test
+    identity and no pose of ``poses`` appears anywhere (ValueError otherwise, or when a split
+    is empty)."""
+    if set(poses) & set(validation_poses):
+        raise ValueError(
+            f"validation poses overlap the test poses: {sorted(set(poses) & set(validation_poses))}"
+        )
+    held = set(poses)
+    inside = [r for r in rows if r["split"] == "train" and r["pose"] not in held]
+    identities = sorted({r["person_id"] for r in inside})
+    scored = set(identities[::every])
+    relabelled = [{**r, "split": "test" if r["person_id"] in scored else "train"} for r in inside]
+    try:
+        out = held_out_pairs(relabelled, validation_poses)
+    except ValueError as err:
+        raise ValueError(f"validation split: {err}") from None
     split = {r["key"]: r["split"] for r in rows}
     pose = {r["key"]: r["pose"] for r in rows}
     used = [p[k] for v in out.values() for p in v for k in ("source_key", "target_key")]
-    if any(split[k] != "train" or pose[k] in set(poses) for k in used):
+    if any(split[k] != "train" or pose[k] in held for k in used):
         raise ValueError("validation split: a test identity or a held-out pose leaked in")
     return out

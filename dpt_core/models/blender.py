@@ -77,8 +77,8 @@ class Blender(nn.Module):
         super().__init__()
         self.predicted_channels = predicted_channels
         self.warped_channels = warped_channels
-        if correction not in ("predicted", "everywhere"):
-            raise ValueError(f"correction: 'predicted' or 'everywhere', got {correction!r}")
+        if correction not in ("predicted", "everywhere", "none"):
+            raise ValueError(f"correction: 'predicted', 'everywhere' or 'none', got {correction!r}")
         self.correction = correction
         self.copy_source = copy_source
         self.copy_margin = copy_margin

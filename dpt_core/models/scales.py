@@ -64,8 +64,8 @@ class BlenderScale(_Frozen):
     norm: Norm = "instance"
     warp_prior: float = 6.0  # initial blend logit on the body (see models.blender)
     # "predicted": the correction refines the predicted image's share only; "everywhere": added
-    # to the blend (checkpoints saved before this field)
-    correction: Literal["predicted", "everywhere"] = "predicted"
+    # to the blend (checkpoints saved before this field); "none": a convex blend only
+    correction: Literal["predicted", "everywhere", "none"] = "predicted"
     # a third candidate off the target person: the source image with its person hole filled (a
     # photo shoot's background is pixel-aligned between poses); False in older checkpoints
     copy_source: bool = True

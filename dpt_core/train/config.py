@@ -44,6 +44,8 @@ class StageConfig(_Frozen):
     lr: float = Field(default=2e-4, gt=0)
     betas: tuple[float, float] = (0.5, 0.999)
     batch_size: int | None = Field(default=None, gt=0)
+    # scale the gradient down to this global norm when larger (None: never); logged as grad_norm
+    grad_clip: float | None = Field(default=None, gt=0)
 
 
 class InpainterStageConfig(StageConfig):

@@ -10,7 +10,8 @@
   between the completed source atlas and the target's own partial atlas where the target sees.
   The discriminator steps first on (real, detached fake), then the generator (pix2pix order).
 
-Every step returns its losses as detached 0-d tensors (no device sync). ``l1_person`` is the
+Every step returns its losses as detached 0-d tensors (no device sync), with ``grad_norm``: the
+global norm of the stage's gradient before clipping (``stages.*.grad_clip``). ``l1_person`` is the
 L1 on the target's person mask (always reported; optimised with weight ``losses.l1_person``).
 """
 
@@ -41,11 +42,19 @@ class Amp:
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device_type, dtype=self.dtype, enabled=self.enabled)
 
-    def minimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """Zero grads, backward the (scaled) loss, step ``optimizer``."""
+    def minimize(
+        self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, clip: float | None = None
+    ) -> torch.Tensor:
+        """Zero grads, backward the (scaled) loss, scale the gradient down to global norm
+        ``clip`` when it is larger (``None``: never), step ``optimizer``; returns the norm
+        before clipping (detached)."""
         optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        self.scaler.unscale_(optimizer)
+        params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        norm = nn.utils.clip_grad_norm_(params, float("inf") if clip is None else clip)
         self.scaler.step(optimizer)
+        return norm.detach()
 
 
 def image_losses(
@@ -113,8 +122,12 @@ class InpainterStep(StageStep):
             atlas.float(), batch["person"], partial, visibility, self.weights.multiview_target
         )
         unused = 0.0 * features.float().mean()  # the feature head trains later; DDP needs a grad
-        self.amp.minimize(self.weights.multiview * loss + unused, self.optimizers["inpainter"])
-        return {"multiview": loss.detach()}
+        norm = self.amp.minimize(
+            self.weights.multiview * loss + unused,
+            self.optimizers["inpainter"],
+            self.stage.grad_clip,
+        )
+        return {"multiview": loss.detach(), "grad_norm": norm}
 
 
 class PredictiveStep(StageStep):
@@ -128,8 +141,8 @@ class PredictiveStep(StageStep):
         with self.amp.autocast():
             pred = self.net(batch["source"], batch["source_iuv"], batch["target_iuv"]).image
         losses, total = image_losses(pred.float(), batch, self.vgg, self.weights)
-        self.amp.minimize(total, self.optimizers["predictive"])
-        return {k: v.detach() for k, v in losses.items()}
+        norm = self.amp.minimize(total, self.optimizers["predictive"], self.stage.grad_clip)
+        return {**{k: v.detach() for k, v in losses.items()}, "grad_norm": norm}
 
 
 class BlendingStep(StageStep):
@@ -193,8 +206,8 @@ class BlendingStep(StageStep):
                 logits = unwrap(self.disc)(fake, batch["target_iuv"]).float()
             losses["g_adv"] = gan_g_loss(logits, self.weights.gan_mode)
             total = total + self.weights.adversarial * losses["g_adv"]
-        self.amp.minimize(total, self.optimizers["generator"])
-        return {k: v.detach() for k, v in losses.items()}
+        norm = self.amp.minimize(total, self.optimizers["generator"], self.stage.grad_clip)
+        return {**{k: v.detach() for k, v in losses.items()}, "grad_norm": norm}
 
 
 STEPS: dict[str, type[StageStep]] = {

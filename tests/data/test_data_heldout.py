@@ -44,14 +44,27 @@ def test_check_disjoint_refuses_a_leak() -> None:
         check_disjoint(rows, shared)
 
 
-def test_validation_pairs_use_training_identities_and_poses_only() -> None:
+def test_validation_pairs_hold_out_identities_and_poses_inside_training() -> None:
     rows = _rows()
-    pairs = validation_pairs(rows, poses=("sit", "wave"), every=2)
+    pairs = validation_pairs(rows, poses=("sit", "wave"), every=2, validation_poses=("walk",))
     pose = {r["key"]: r["pose"] for r in rows}
     assert {p["person_id"] for p in pairs["train"]} == {"b"}
     assert {p["person_id"] for p in pairs["test"]} == {"a"}
-    used = {pose[p[k]] for v in pairs.values() for p in v for k in ("source_key", "target_key")}
-    assert used == {"stand", "walk"}
-    assert len(pairs["train"]) == len(pairs["test"]) == 12
+    # training never sees the validation pose; validation targets are only in it
+    assert {pose[p[k]] for p in pairs["train"] for k in ("source_key", "target_key")} == {"stand"}
+    assert {pose[p["target_key"]] for p in pairs["test"]} == {"walk"}
+    assert {pose[p["source_key"]] for p in pairs["test"]} == {"stand"}
+    assert len(pairs["train"]) == 2 and len(pairs["test"]) == 4
+    check_disjoint(rows, pairs)
     with pytest.raises(ValueError, match="empty split"):
-        validation_pairs(rows, poses=("sit", "wave"), every=1)
+        validation_pairs(rows, poses=("sit", "wave"), every=1, validation_poses=("walk",))
+    with pytest.raises(ValueError, match="overlap the test poses"):
+        validation_pairs(rows, poses=("sit", "wave"), validation_poses=("wave",))
+
+
+def test_default_validation_poses_are_training_poses() -> None:
+    from dpt_core.data.heldout import HELD_OUT_POSES, VALIDATION_POSES
+    from dpt_core.studio.poses import POSE_LIBRARY
+
+    assert set(VALIDATION_POSES) <= set(POSE_LIBRARY)
+    assert not set(VALIDATION_POSES) & set(HELD_OUT_POSES)

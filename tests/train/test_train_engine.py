@@ -24,7 +24,7 @@ from dpt_core.train.steps import Amp, BlendingStep
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
-LOSSES = ("multiview", "l1", "l1_person", "texture", "d_loss", "g_adv")
+LOSSES = ("multiview", "l1", "l1_person", "texture", "d_loss", "g_adv", "grad_norm")
 
 
 def _losses(table) -> list[dict]:
@@ -45,6 +45,7 @@ def test_tiny_run_writes_the_run_layout(tiny_config) -> None:
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]
     assert [r["stage"] for r in rows] == ["inpainter"] * 2 + ["predictive"] * 2 + ["blending"] * 2
     assert all(r["multiview"] > 0 for r in rows[:2]) and all(r["g_adv"] > 0 for r in rows[4:])
+    assert all(r["grad_norm"] > 0 for r in rows)
     payload = torch.load(io.BytesIO(storage.read_bytes(result.checkpoint)), weights_only=True)
     assert payload["step"] == 6 and set(payload["models"]) == {"generator", "discriminator"}
     generator, scale = load_generator(run, "cpu")
@@ -96,7 +97,7 @@ def test_gradients_reach_the_inpainter_through_the_gather(tiny_config) -> None:
         generator, None, config, DistContext(), None, Amp(torch.device("cpu"), False)
     )
     losses = step(_one_batch(config))
-    assert set(losses) == {"l1", "l1_person"}
+    assert set(losses) == {"l1", "l1_person", "grad_norm"}
     grads = [p.grad for p in generator.warping.inpainter.parameters()]
     assert all(g is not None for g in grads)
     assert sum(float(g.abs().sum()) for g in grads) > 0
@@ -178,3 +179,17 @@ def test_checkpoints_round_trip_on_fsspec_memory() -> None:
     loaded = ckpt.load_checkpoint(run)
     assert loaded["step"] == 12 and torch.equal(loaded["w"], torch.arange(4))
     assert torch.equal(loaded["rng"]["torch"], state["torch"])
+
+
+def test_minimize_clips_the_gradient_norm_and_returns_it_unclipped() -> None:
+    weight = torch.nn.Parameter(torch.zeros(4))
+    amp = Amp(torch.device("cpu"), enabled=False)
+    loss = (weight * torch.tensor([3.0, 4.0, 0.0, 0.0])).sum()  # gradient (3, 4, 0, 0): norm 5
+    norm = amp.minimize(loss, torch.optim.SGD([weight], lr=1.0), clip=0.5)
+    assert float(norm) == pytest.approx(5.0)
+    assert weight.detach().tolist() == pytest.approx([-0.3, -0.4, 0.0, 0.0])
+    loss = (weight * torch.tensor([0.3, 0.0, 0.0, 0.0])).sum()  # below the clip: untouched
+    assert float(amp.minimize(loss, torch.optim.SGD([weight], lr=1.0), clip=0.5)) == pytest.approx(
+        0.3
+    )
+    assert weight.detach().tolist() == pytest.approx([-0.6, -0.4, 0.0, 0.0])
