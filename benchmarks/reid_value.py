@@ -78,6 +78,17 @@ ARM_GROUPS = (("original", "augmented"), ("oracle",))  # the pair the goal needs
 POSE_BANKS = ("others", "train")
 
 
+def named_generator(run_url: str, studio: str) -> tuple[str, int]:
+    """(run folder, studio seed) of ``--generator RUN --generator-studio DIR``: DIR is the
+    studio data set the run was trained on (its ``studio.json`` gives the seed)."""
+    if not (Path(run_url) / "checkpoints" / "latest").is_file():
+        raise FileNotFoundError(f"--generator: no checkpoints/latest in {run_url}")
+    meta = Path(studio) / "studio.json"
+    if not meta.is_file():
+        raise FileNotFoundError(f"--generator-studio: no studio.json in {studio}")
+    return run_url, int(json.loads(meta.read_text())["seed"])
+
+
 def demo_generator() -> tuple[str, int]:
     """(run folder, studio seed it was trained on): ``make demo``'s generator, trained here
     with the demo recipe (``dpt train --config configs/train/demo.yaml --prepare-studio``)
@@ -153,7 +164,11 @@ def build_oracle(spec: StudioMarketSpec, tree: str, dst: str, per_identity: int)
 def prepare_arms(args, spec: StudioMarketSpec, work: Path, times: dict) -> dict[str, str]:
     """Trees of every arm (the torchreid root of each); fills ``times``."""
     mark = time.perf_counter()
-    checkpoint, generator_seed = demo_generator()
+    if args.generator:
+        checkpoint, generator_seed = named_generator(args.generator, args.generator_studio)
+    else:
+        checkpoint, generator_seed = demo_generator()
+    print(f"[reid_value] generator {checkpoint} (studio seed {generator_seed})", flush=True)
     if generator_seed == spec.seed:
         raise ValueError(f"seed: the generator was trained on studio seed {generator_seed}; "
                          "the benchmark's persons must come from another seed")  # fmt: skip
@@ -248,6 +263,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="reuse the arms' trees already in --work (no studio, no reid-augment)",
     )
+    p.add_argument(
+        "--generator",
+        default=None,
+        help="run folder of the generator (default: make demo's, trained if missing)",
+    )
+    p.add_argument("--generator-studio", default=None,
+                   help="with --generator: the studio folder it was trained on (its seed must "
+                        "differ from --studio-seed)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--studio-seed", type=int, default=18)
@@ -263,6 +286,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.train_only and not args.work:
         p.error("--train-only: needs --work, the folder of an earlier run's trees")
+    if bool(args.generator) != bool(args.generator_studio):
+        p.error("--generator and --generator-studio go together")
     if args.quick:
         args.train_ids, args.test_ids, args.per_identity, args.bank_ids = 12, 8, 4, 4
         args.epochs, args.seeds = 3, [0, 1]
@@ -289,6 +314,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         "reid_library": f"torchreid {torchreid.__version__} (osnet_x0_25, scratch, CPU)",
         "spec": spec.__dict__, "recipe": recipe.__dict__, "per_identity": args.per_identity,
         "bank_ids": args.bank_ids, "pose_bank": args.pose_bank, "seeds": args.seeds,
+        "generator": args.generator or str(DEMO_ROOT / "runs" / DEMO_RUN),
         "times_s": times,
         "cpu_count": os.cpu_count(), "machine": platform.machine(),
         "load_avg_1m_start": round(os.getloadavg()[0], 2),

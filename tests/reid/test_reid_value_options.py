@@ -120,6 +120,22 @@ def test_train_only_refuses_a_work_folder_without_trees(bench, tmp_path):
         value.existing_arms(tmp_path)
 
 
+def test_a_named_generator_gives_its_studio_seed(bench, tmp_path):
+    _, value = bench
+    run, studio = tmp_path / "runs/r", tmp_path / "studio"
+    with pytest.raises(FileNotFoundError, match="checkpoints/latest"):
+        value.named_generator(str(run), str(studio))
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints/latest").write_text("step-000001.pt")
+    with pytest.raises(FileNotFoundError, match="studio.json"):
+        value.named_generator(str(run), str(studio))
+    studio.mkdir()
+    (studio / "studio.json").write_text('{"seed": 7}')
+    assert value.named_generator(str(run), str(studio)) == (str(run), 7)
+    with pytest.raises(SystemExit):
+        value.parse_args(["--generator", str(run)])  # needs --generator-studio
+
+
 @pytest.fixture
 def crops(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
