@@ -42,6 +42,7 @@ from dpt_core.models.blocks import (
     ResBlock,
     body_mask,
     check_bchw,
+    clamp_image,
     conv_block,
     iuv_to_input,
     person_hole,
@@ -158,4 +159,4 @@ class Blender(nn.Module):
         blended = alpha * warped_bchw + (1.0 - alpha) * off_body
         if self.correction == "everywhere":
             blended = blended + correction
-        return BlendOutput(blended.clamp(-1.0, 1.0), alpha)
+        return BlendOutput(clamp_image(blended), alpha)

@@ -31,6 +31,18 @@ def images_from_model(images_pm1: torch.Tensor) -> torch.Tensor:
     return ((images_pm1 + 1.0) * 0.5).clamp(0.0, 1.0)
 
 
+def clamp_image(x: torch.Tensor) -> torch.Tensor:
+    """``x`` clamped to ``IMAGE_RANGE`` in the forward pass, with the identity's gradient.
+
+    A plain clamp has no gradient beyond its bounds, so an output that drifts past ±1 can never
+    be pulled back by the loss: the inpainter's residual on one part grew to ±300 in a 400-step
+    run and that part stayed a flat saturated colour (issue #19). Passing the gradient through
+    lets the loss act on it; the values are those of a plain clamp.
+    """
+    lo, hi = IMAGE_RANGE
+    return x + (x.clamp(lo, hi) - x).detach()
+
+
 def check_bchw(
     name: str,
     tensor: object,

@@ -30,9 +30,11 @@ strip fill of the visible texels (``texture_fill``: the row's mean colour across
 limb, the torso or the head; push-pull elsewhere — local colours near the seen region, the part
 mean far from it, the partner part where a part is unseen). Its last layer starts at zero,
 so an untrained inpainter already is that fill and training only has to learn what the fill gets
-wrong (pattern, shading, which colour lies across a seam). Without it the randomly initialised
-decoder starts from noise and, at the step budgets a CPU affords, never catches up with the
-simple baselines (measured: ``benchmarks/RESULTS.md``, issue #19).
+wrong (pattern, shading, which colour lies across a seam). The sum is clamped to [-1, 1] with the
+gradient passed through (``blocks.clamp_image``), so a part pushed past the bound is pulled back.
+Without the prior the randomly initialised decoder starts from noise and, at the step budgets a
+CPU affords, never catches up with the simple baselines (measured: ``benchmarks/RESULTS.md``,
+issue #19).
 
 Per-part widths double per level from ``part_width`` and stop growing at 8·``part_width``.
 """
@@ -46,7 +48,7 @@ from torch import nn
 
 from dpt_core.atlas import atlas_shape
 from dpt_core.iuv import N_PARTS
-from dpt_core.models.blocks import ResBlock, Upsample, check_bchw, conv_block
+from dpt_core.models.blocks import ResBlock, Upsample, check_bchw, clamp_image, conv_block
 from dpt_core.models.scales import ModelScale
 from dpt_core.texture_fill import PARTNER, atlas_to_parts, parts_to_atlas, strip_fill_parts
 
@@ -214,7 +216,7 @@ class TextureInpainter(nn.Module):
             x = fuse(_cat_groups(up(x), self._fold(skip), self.dec_groups))
         rgb_parts = self._unfold(self.to_rgb(x), b)
         if self.fill_prior:
-            rgb_parts = (fill + rgb_parts).clamp(-1.0, 1.0)
+            rgb_parts = clamp_image(fill + rgb_parts)
         rgb = parts_to_atlas(rgb_parts)
         features = parts_to_atlas(self._unfold(self.to_features(x), b))
         if self.keep_visible:

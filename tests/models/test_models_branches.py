@@ -21,7 +21,7 @@ from dpt_core.models import (
     iuv_to_input,
     parts_to_atlas,
 )
-from dpt_core.models.blocks import person_hole
+from dpt_core.models.blocks import clamp_image, person_hole
 from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
 from dpt_core.texture_fill import push_pull, strip_fill_parts
 from dpt_core.train.checkpoint import load_generator, rng_state, save_checkpoint
@@ -123,6 +123,28 @@ def test_untrained_inpainter_is_the_strip_fill(tiny, tiny_batch) -> None:
     parts = atlas_to_parts(torch.cat((partial * vis, vis), dim=1))
     fill = parts_to_atlas(strip_fill_parts(parts[:, :, :3], parts[:, :, 3:]))
     assert torch.allclose(net(partial, vis).atlas, fill, atol=1e-6)
+
+
+def test_clamp_image_clamps_values_and_passes_gradients() -> None:
+    x = torch.tensor([-3.0, -0.5, 0.25, 1.0, 40.0], requires_grad=True)
+    y = clamp_image(x)
+    assert y.tolist() == [-1.0, -0.5, 0.25, 1.0, 1.0]
+    (y * torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]  # a plain clamp gives 0 at -3 and 40
+
+
+def test_a_saturated_inpainter_part_is_pulled_back(tiny, tiny_batch) -> None:
+    """A part whose residual overshoots far past +1 still gets a gradient from the L1 loss."""
+    net = TextureInpainter.from_config(tiny)
+    source, src_iuv, _ = tiny_batch
+    partial, vis = scatter_torch(source, src_iuv, tiny.atlas_n)
+    head = net.to_rgb[-1]
+    with torch.no_grad():
+        head.bias.fill_(50.0)  # every texel of every part far past the bound
+    atlas = net(partial, vis).atlas
+    assert float(atlas.max()) == 1.0
+    (atlas - 0.0).abs().mean().backward()
+    assert float(head.bias.grad.abs().sum()) > 0
 
 
 @pytest.mark.parametrize("shared_decoder", [False, True])

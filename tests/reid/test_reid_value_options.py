@@ -127,7 +127,7 @@ def test_a_named_generator_gives_its_studio_seed(bench, tmp_path):
         value.named_generator(str(run), str(studio))
     (run / "checkpoints").mkdir(parents=True)
     (run / "checkpoints/latest").write_text("step-000001.pt")
-    with pytest.raises(FileNotFoundError, match="studio.json"):
+    with pytest.raises(FileNotFoundError, match=r"studio\.json"):
         value.named_generator(str(run), str(studio))
     studio.mkdir()
     (studio / "studio.json").write_text('{"seed": 7}')
