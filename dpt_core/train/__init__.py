@@ -8,13 +8,14 @@ Entry points::
 
 Modules: ``config`` (typed, layered config), ``index`` / ``order`` / ``data`` / ``samples``
 (what to read, in which order, decoded how), ``steps`` (one step per stage), ``engine``
-(the loop), ``checkpoint``, ``metrics_log``, ``distributed`` (torchrun / DDP), ``cli``.
+(the loop), ``checkpoint``, ``metrics_log``, ``distributed`` (torchrun / DDP), ``launch``
+(local CPU ranks without torchrun), ``cli``.
 """
 
 from dpt_core.train.checkpoint import load_checkpoint, load_generator
 from dpt_core.train.config import TrainConfig, check_files, load_config, save_config
-from dpt_core.train.distributed import run_local
 from dpt_core.train.engine import TrainResult, train
+from dpt_core.train.launch import run_local
 
 __all__ = [
     "TrainConfig",

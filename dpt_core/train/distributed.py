@@ -1,10 +1,10 @@
 """Multi-process training: torchrun / DistributedDataParallel, NCCL on GPU, gloo on CPU.
 
 ``init_distributed`` reads torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
-``MASTER_ADDR``, ``MASTER_PORT``); without it the run is a single process. ``run_local``
-starts ``world_size`` CPU processes itself (``torch.multiprocessing`` spawn, gloo) for machines
-without torchrun. Every rank builds the same models from the seed and DDP broadcasts rank 0's
-weights; each rank reads its own slice of the data (see ``dpt_core.train.order``).
+``MASTER_ADDR``, ``MASTER_PORT``); without it the run is a single process (``launch.run_local``
+starts CPU processes itself for machines without torchrun). Every rank builds the same models
+from the seed and DDP broadcasts rank 0's weights; each rank reads its own slice of the data
+(see ``dpt_core.train.order``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -123,36 +121,3 @@ def check_replicas(digests: dict[str, str], ctx: DistContext) -> None:
     dist.all_gather_object(gathered, digests)
     if any(other != gathered[0] for other in gathered):
         raise RuntimeError(f"DDP replicas diverged: digests per rank {gathered}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _local_worker(rank: int, world_size: int, port: int, config, queue, stop_at) -> None:
-    os.environ.update(
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world_size),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
-    from dpt_core.train.engine import train
-
-    queue.put((rank, train(config, stop_at=stop_at)))
-
-
-def run_local(config, world_size: int, stop_at: int | None = None) -> list:
-    """Train with ``world_size`` local CPU processes (gloo); the ranks' ``TrainResult``s."""
-    if world_size < 1:
-        raise ValueError(f"world_size must be >= 1, got {world_size}")
-    if config.device not in ("auto", "cpu"):
-        raise ValueError("run_local trains on CPU; use torchrun for GPUs")
-    config = config.model_copy(update={"device": "cpu"})
-    context = mp.get_context("spawn")
-    queue = context.SimpleQueue()
-    mp.spawn(_local_worker, (world_size, _free_port(), config, queue, stop_at), nprocs=world_size)
-    results = dict(queue.get() for _ in range(world_size))
-    return [results[rank] for rank in range(world_size)]

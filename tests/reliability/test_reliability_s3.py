@@ -225,7 +225,7 @@ def test_no_credential_reaches_logs_or_outputs(s3, studio, caplog) -> None:
     run_stages(studio.src, root)
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("dpt_core"))
     everything = "\n".join(r.getMessage() for r in caplog.records)
-    assert "S3 endpoint" in ours or storage._logged_s3  # the endpoint was logged (once)
+    assert "S3 endpoint" in ours or storage.urls._logged_s3  # the endpoint was logged (once)
     assert TEST_SECRET not in everything and TEST_KEY not in ours
     fs = s3fs.S3FileSystem(skip_instance_cache=True, **s3.storage_options)
     for path in fs.find(f"{s3.bucket_url[5:]}/creds"):
