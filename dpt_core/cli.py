@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from dpt_core import __version__, render_cli
+from dpt_core import __version__
 from dpt_core.data import cli as data_cli
 from dpt_core.densepose import cli as densepose_cli
+from dpt_core.evaluate import cli as evaluate_cli
 from dpt_core.reid import cli as reid_cli
+from dpt_core.render import cli as render_cli
 from dpt_core.studio import cli as studio_cli
+from dpt_core.textures import cli as textures_cli
 from dpt_core.train import cli as train_cli
 
 DAG = """\
@@ -58,11 +61,11 @@ def main(
 app.add_typer(studio_cli.app, name="studio", help="Synthetic people: generate data sets, previews.")
 app.command("shard")(data_cli.shard)
 app.command("extract")(densepose_cli.extract)
-app.command("textures")(train_cli.textures)
+app.command("textures")(textures_cli.textures)
 app.command("pairs")(data_cli.pairs)
 app.command("train")(train_cli.train)
 app.command("render")(render_cli.render)
-app.command("eval")(render_cli.eval)
+app.command("eval")(evaluate_cli.eval)
 app.command("reid-augment")(reid_cli.reid_augment)
 app.command("ls")(data_cli.ls)
 app.add_typer(densepose_cli.densepose_app, name="densepose")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dpt_core.contact_sheet import GAP, HEADER, contact_sheet_png
+from dpt_core.evaluate.contact_sheet import GAP, HEADER, contact_sheet_png
 
 
 def _png(colour: int, hw: tuple[int, int]) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from dpt_core.report import build_report, losses_line
+from dpt_core.evaluate.report import build_report, losses_line
 
 OFF = "off — no VGG-19 weights configured (losses.vgg_weights)"
 

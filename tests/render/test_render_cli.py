@@ -9,16 +9,18 @@ import typer
 from render_setup import BANK
 from typer.testing import CliRunner
 
-from dpt_core import render_cli, storage
+from dpt_core import storage
 from dpt_core.data import shards
 from dpt_core.evaluate import IMAGE_BRANCHES, TEXTURE_BRANCHES
+from dpt_core.evaluate import cli as evaluate_cli
+from dpt_core.render import cli as render_cli
 
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
     cli = typer.Typer()
     cli.command("render")(render_cli.render)
-    cli.command("eval")(render_cli.eval)
+    cli.command("eval")(evaluate_cli.eval)
     return cli
 
 

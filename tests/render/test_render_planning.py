@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from dpt_core import render
 from dpt_core.models import get_scale
 from dpt_core.render import RenderJob, plan_render, read_requests, requests_table
+from dpt_core.render import plan as render_plan
 
 
 def _reference(pairs: list[tuple[str, str]], shard_size: int) -> list[tuple[str, str, str, int]]:
@@ -44,8 +44,8 @@ def test_a_shard_reads_only_its_row_group(tmp_path: Path, monkeypatch):
     """read_requests(url, i) reads one row group of requests.parquet, not the whole plan, so a
     render shard costs the same whatever the number of requests."""
     fake = ("/x/runs/r/step-1.pt", "0" * 64, 1, get_scale("tiny"))
-    monkeypatch.setattr(render, "checkpoint_identity", lambda _: fake)
-    monkeypatch.setattr(render, "REQUESTS_ROW_GROUP", 10)
+    monkeypatch.setattr(render_plan, "checkpoint_identity", lambda _: fake)
+    monkeypatch.setattr(render_plan, "REQUESTS_ROW_GROUP", 10)
     job = RenderJob(str(tmp_path), "/x/runs/r/step-1.pt", "plan", shard_size=4)
     pairs = [(f"s{i:03d}", f"t{i:03d}") for i in range(50)]
     info = plan_render(job, pairs)

@@ -29,6 +29,7 @@ from dpt_core.data.pairs import read_pairs
 from dpt_core.iuv import encode_iuv_png
 from dpt_core.metrics.agreement import CUDA_RENDER_TOLERANCE, RENDER_TOLERANCE, assert_agree
 from dpt_core.render import RenderJob, plan_render, render_pairs, render_requests
+from dpt_core.render import stage as render_stage
 
 
 def _decode(png: bytes) -> np.ndarray:
@@ -151,8 +152,8 @@ def test_second_run_does_no_work(tiny_root, monkeypatch):
     def no_model(*args):
         raise AssertionError("a committed shard must not load the model")
 
-    monkeypatch.setattr(render, "load_render_model", no_model)
-    monkeypatch.setattr(render, "fetch_members", no_model)
+    monkeypatch.setattr(render_stage, "load_render_model", no_model)
+    monkeypatch.setattr(render_stage, "fetch_members", no_model)
     second = render_pairs(job)
     assert (second.rendered, second.skipped, second.samples) == (0, 2, first.samples)
     assert {u: storage.url_to_fs(u)[0].modified(u) for u in mtimes} == mtimes

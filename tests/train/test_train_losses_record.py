@@ -11,8 +11,8 @@ import torch
 from torchvision.models.vgg import cfgs, make_layers
 
 from dpt_core import losses, storage
+from dpt_core.evaluate.report import losses_line
 from dpt_core.models.vgg import CONV_NAMES
-from dpt_core.report import losses_line
 from dpt_core.train import train
 from dpt_core.train.metrics_log import read_metrics
 from dpt_core.train.steps import image_losses

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from dpt_core.report import GRID_COLUMNS
+from dpt_core.evaluate.report import GRID_COLUMNS
 
 GAP = 2
 HEADER = 18
