@@ -24,8 +24,8 @@ from dpt_core import storage
 from dpt_core.data.manifest import MANIFEST_SCHEMA, shards_folder
 from dpt_core.data.shards import shard_manifest_url, shard_name
 from dpt_core.studio import generate_dataset
-from dpt_core.studio.dataset import FOLDERS
-from dpt_core.studio.dataset import MANIFEST_SCHEMA as STUDIO_SCHEMA
+from dpt_core.studio.stage import FOLDERS
+from dpt_core.studio.stage import MANIFEST_SCHEMA as STUDIO_SCHEMA
 
 POSES, VIEWS = 4, 5  # 20 samples per person
 PER_PERSON = POSES * VIEWS

@@ -31,7 +31,7 @@ from dpt_core import storage
 from dpt_core.iuv import write_iuv
 from dpt_core.models import DensePoseTransfer, get_scale
 from dpt_core.reid import AugmentConfig
-from dpt_core.reid.augment import augment_shard, copy_originals, finalize_augment, prepare
+from dpt_core.reid.stage import augment_shard, copy_originals, finalize_augment, prepare
 from dpt_core.studio import generate_dataset, render_samples
 from dpt_core.train.checkpoint import save_checkpoint
 

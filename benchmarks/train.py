@@ -29,9 +29,9 @@ from dpt_core.models import VGG19Features
 from dpt_core.train.config import STAGES, load_config
 from dpt_core.train.data import StreamSpec, TrainStream, make_loader
 from dpt_core.train.distributed import DistContext
-from dpt_core.train.engine import Trainer
 from dpt_core.train.index import build_index
 from dpt_core.train.prepare import prepare_studio
+from dpt_core.train.stage import Trainer
 from dpt_core.train.steps import STEPS
 
 

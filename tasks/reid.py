@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dpt_core.reid.augment import (
+from dpt_core.reid.config import AugmentConfig
+from dpt_core.reid.plan import STAGE as REID_STAGE
+from dpt_core.reid.plan import AugmentPlan
+from dpt_core.reid.stage import (
     AugmentSummary,
     augment_shard,
     copy_originals,
     finalize_augment,
     prepare,
 )
-from dpt_core.reid.config import AugmentConfig
-from dpt_core.reid.plan import STAGE as REID_STAGE
-from dpt_core.reid.plan import AugmentPlan
 from tasks.policy import TAG_IO, storage_task
 
 __all__ = [

@@ -3,7 +3,7 @@
 Modules by role: ``market`` (Market-1501 names, the code reserved for generated images),
 ``config`` (the typed settings), ``sources`` (SRC: a Market-1501 folder or a sharded data set,
 and its IUVs), ``bank`` (target poses), ``plan`` (sources and targets per identity), ``crop``
-(square model frame <-> re-id box), ``originals`` (DST's untouched files), ``augment`` (the
+(square model frame <-> re-id box), ``originals`` (DST's untouched files), ``stage`` (the
 stage) and ``cli`` (``dpt reid-augment``); for measuring what augmentation buys,
 ``studio_market`` (a Market-1501 tree rendered by the studio, the no-test-source check) and
 ``evaluation`` (Market-1501 rank-1 / mAP)::
@@ -13,7 +13,10 @@ stage) and ``cli`` (``dpt reid-augment``); for measuring what augmentation buys,
                                          iuv_source="precomputed", precomputed_url=iuvs))
 """
 
-from dpt_core.reid.augment import (
+from dpt_core.reid.config import AugmentConfig
+from dpt_core.reid.market import generated_name, is_generated, parse_name
+from dpt_core.reid.plan import AugmentPlan
+from dpt_core.reid.stage import (
     AugmentSummary,
     augment_reid,
     augment_shard,
@@ -21,9 +24,6 @@ from dpt_core.reid.augment import (
     finalize_augment,
     prepare,
 )
-from dpt_core.reid.config import AugmentConfig
-from dpt_core.reid.market import generated_name, is_generated, parse_name
-from dpt_core.reid.plan import AugmentPlan
 
 __all__ = [
     "AugmentConfig",

@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dpt_core.cli_errors import fail
 from dpt_core.densepose.options import DEFAULT_CONFIG, SOURCES
-from dpt_core.reid.augment import AugmentSummary, augment_reid
 from dpt_core.reid.config import AugmentConfig
+from dpt_core.reid.stage import AugmentSummary, augment_reid
 
 console = Console(soft_wrap=True)
 

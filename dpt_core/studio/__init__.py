@@ -10,11 +10,11 @@ generate``); contact sheets: ``write_preview`` (``dpt studio preview``).
 """
 
 from dpt_core.studio.batch import StudioBatch
-from dpt_core.studio.dataset import generate_dataset
 from dpt_core.studio.identity import Identity, make_identity
 from dpt_core.studio.preview import contact_sheet, iuv_to_rgb, write_preview
 from dpt_core.studio.render import identity_textures, render_samples, render_scenes
 from dpt_core.studio.scenes import Scene, iter_scenes, make_scene, sample_key, scene_grid
+from dpt_core.studio.stage import generate_dataset
 from dpt_core.studio.textures import identity_atlas
 
 __all__ = [

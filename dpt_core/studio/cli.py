@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from dpt_core.studio.dataset import generate_dataset
 from dpt_core.studio.preview import write_preview
+from dpt_core.studio.stage import generate_dataset
 
 app = typer.Typer(
     help="Synthetic people with exact ground truth: RGB, IUV, mask, depth and full texture.",

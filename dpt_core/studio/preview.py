@@ -11,8 +11,8 @@ from PIL import Image, ImageDraw
 from dpt_core import storage
 from dpt_core.iuv import N_PARTS
 from dpt_core.studio.batch import StudioBatch
-from dpt_core.studio.dataset import png_bytes
 from dpt_core.studio.render import render_samples
+from dpt_core.studio.stage import png_bytes
 
 COLUMNS = ("rgb", "iuv", "mask", "depth", "atlas")
 _LABEL_HEIGHT = 14

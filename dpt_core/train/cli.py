@@ -34,9 +34,9 @@ def train(
 ) -> None:
     """Train Dense Pose Transfer; writes ROOT/runs/RUN/ (config, checkpoints, metrics)."""
     from dpt_core.train.config import check_files, config_yaml, load_config
-    from dpt_core.train.engine import train as run_training
     from dpt_core.train.launch import run_local
     from dpt_core.train.prepare import prepare_studio as prepare
+    from dpt_core.train.stage import train as run_training
 
     try:
         resolved = load_config(config, overrides or [], check=False)

@@ -1,5 +1,5 @@
 """Local multi-process training without torchrun: ``run_local`` spawns ``world_size`` CPU
-processes (``torch.multiprocessing`` spawn, gloo), each running ``engine.train`` as one rank."""
+processes (``torch.multiprocessing`` spawn, gloo), each running ``stage.train`` as one rank."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import socket
 
 import torch.multiprocessing as mp
 
-from dpt_core.train.engine import train
+from dpt_core.train.stage import train
 
 
 def _free_port() -> int:

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dpt_core import storage
-from dpt_core.reid import augment, augment_reid
+from dpt_core.reid import augment_reid
+from dpt_core.reid import stage as augment
 
 MARKET_RE = re.compile(r"^([-\d]+)_c(\d)s(\d)_(\d{6})_(\d{2})\.jpg$")
 TRAIN_PERSONS, TEST_PERSON, K = ("0002", "0004", "0006"), "0008", 3

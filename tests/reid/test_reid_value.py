@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from dpt_core.iuv import read_iuv
-from dpt_core.reid.augment import MANIFEST_NAME, MANIFEST_SCHEMA
 from dpt_core.reid.crop import crop_box, crop_resize
 from dpt_core.reid.evaluation import rank_metrics
+from dpt_core.reid.stage import MANIFEST_NAME, MANIFEST_SCHEMA
 from dpt_core.reid.studio_market import (
     StudioMarketSpec,
     build_studio_market,

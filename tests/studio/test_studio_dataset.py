@@ -15,8 +15,8 @@ from PIL import Image
 from dpt_core import storage
 from dpt_core.data.layouts.studio import StudioLayout
 from dpt_core.iuv import read_iuv
-from dpt_core.studio import dataset as studio_dataset
 from dpt_core.studio import generate_dataset, render_samples
+from dpt_core.studio import stage as studio_dataset
 from dpt_core.studio.poses import POSE_NAMES
 
 ARGS = {"identities": 3, "poses": 2, "views": 2, "size": 48, "seed": 4}

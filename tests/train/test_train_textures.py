@@ -13,7 +13,7 @@ from dpt_core import atlas, storage
 from dpt_core.data.shards import iter_shard, read_manifest, write_manifest, write_shard
 from dpt_core.densepose.extractors import decode_image_rgb
 from dpt_core.iuv import decode_iuv_png, encode_iuv_png
-from dpt_core.studio.dataset import png_bytes
+from dpt_core.studio.stage import png_bytes
 from dpt_core.textures import (
     PART_COLUMNS,
     decode_texture,
