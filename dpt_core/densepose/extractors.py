@@ -183,6 +183,16 @@ def _image_hw(sample: Sample) -> tuple[int, int] | None:
     return None if data is None else image_size_hw(data)
 
 
+def _size_mismatch(
+    key: str, iuv_hw3: np.ndarray, image_hw: tuple[int, int] | None
+) -> Extraction | None:
+    """A "size mismatch" extraction when the IUV and the sample's image differ in size."""
+    if image_hw is not None and image_hw != iuv_hw3.shape[:2]:
+        detail = f"IUV {iuv_hw3.shape[:2]} vs image {image_hw}"
+        return Extraction(key, [], "size mismatch", detail)
+    return None
+
+
 class PrecomputedExtractor:
     """Imports existing IUV files (ours or Detectron-1's) found by sample key in a folder."""
 
@@ -210,9 +220,9 @@ class PrecomputedExtractor:
             image_hw = _image_hw(sample)
         except (ValueError, OSError) as exc:
             return Extraction(key, [], "bad iuv", str(exc))
-        if image_hw is not None and image_hw != iuv_hw3.shape[:2]:
-            detail = f"IUV {iuv_hw3.shape[:2]} vs image {image_hw}"
-            return Extraction(key, [], "size mismatch", detail)
+        mismatch = _size_mismatch(key, iuv_hw3, image_hw)
+        if mismatch is not None:
+            return mismatch
         return Extraction.of(key, results_from_iuv(iuv_hw3, person_hw, self.mode))
 
     def extract(self, samples: Sequence[Sample]) -> list[Extraction]:
@@ -241,9 +251,9 @@ class StudioExtractor:
             image_hw = _image_hw(sample)
         except (ValueError, OSError) as exc:
             return Extraction(key, [], "bad iuv", str(exc))
-        if image_hw is not None and image_hw != iuv_hw3.shape[:2]:
-            detail = f"IUV {iuv_hw3.shape[:2]} vs image {image_hw}"
-            return Extraction(key, [], "size mismatch", detail)
+        mismatch = _size_mismatch(key, iuv_hw3, image_hw)
+        if mismatch is not None:
+            return mismatch
         return Extraction.of(key, results_from_iuv(iuv_hw3, None, self.mode, score=1.0))
 
     def extract(self, samples: Sequence[Sample]) -> list[Extraction]:

@@ -16,7 +16,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -191,6 +191,35 @@ def _in_processes(jobs: Iterator[BatchJob], workers: int) -> Iterator[list[dict]
             yield future.result()
 
 
+def _check_modes(scenes: str, clothing: str, size: int) -> None:
+    if scenes not in SCENE_MODES:
+        raise ValueError(f"scenes must be one of {SCENE_MODES}, got {scenes!r}")
+    if clothing not in CLOTHING_LABELS:
+        raise ValueError(f"clothing must be one of {CLOTHING_LABELS}, got {clothing!r}")
+    if size < 8:
+        raise ValueError(f"size must be >= 8, got {size}")
+
+
+def _write_manifest(
+    manifest_url: str, batches: Iterable[list[dict]], total: int, progress: Callable | None
+) -> None:
+    """Stream the rows of ``batches`` into ``manifest.parquet`` (row groups of ROW_GROUP)."""
+    done = 0
+    with (
+        storage.open_atomic(manifest_url) as stream,
+        pq.ParquetWriter(stream, MANIFEST_SCHEMA, compression="zstd") as writer,
+    ):
+        pending: list[dict] = []
+        for rows in batches:
+            pending += rows
+            done += len(rows)
+            while len(pending) >= ROW_GROUP or (done == total and pending):
+                chunk, pending = pending[:ROW_GROUP], pending[ROW_GROUP:]
+                writer.write_table(pa.Table.from_pylist(chunk, schema=MANIFEST_SCHEMA))
+            if progress is not None:
+                progress(done)
+
+
 def generate_dataset(
     out_url: str,
     identities: int,
@@ -215,12 +244,7 @@ def generate_dataset(
     """
     counts = {"identities": identities, "poses": poses, "views": views, "size": size}
     _check(**counts, batch_size=batch_size, workers=workers)
-    if scenes not in SCENE_MODES:
-        raise ValueError(f"scenes must be one of {SCENE_MODES}, got {scenes!r}")
-    if clothing not in CLOTHING_LABELS:
-        raise ValueError(f"clothing must be one of {CLOTHING_LABELS}, got {clothing!r}")
-    if size < 8:
-        raise ValueError(f"size must be >= 8, got {size}")
+    _check_modes(scenes, clothing, size)
     started, total = time.perf_counter(), identities * poses * views
     storage.makedirs(out_url)
     jobs = _jobs(
@@ -228,21 +252,7 @@ def generate_dataset(
         (scenes, clothing),
     )  # fmt: skip
     batches = _pipelined(jobs) if workers == 1 else _in_processes(jobs, workers)
-    done = 0
-    manifest_url = storage.join(out_url, "manifest.parquet")
-    with (
-        storage.open_atomic(manifest_url) as stream,
-        pq.ParquetWriter(stream, MANIFEST_SCHEMA, compression="zstd") as writer,
-    ):
-        pending: list[dict] = []
-        for rows in batches:
-            pending += rows
-            done += len(rows)
-            while len(pending) >= ROW_GROUP or (done == total and pending):
-                chunk, pending = pending[:ROW_GROUP], pending[ROW_GROUP:]
-                writer.write_table(pa.Table.from_pylist(chunk, schema=MANIFEST_SCHEMA))
-            if progress is not None:
-                progress(done)
+    _write_manifest(storage.join(out_url, "manifest.parquet"), batches, total, progress)
     n_test = test_identities(identities)
     params = {
         "version": STUDIO_VERSION, "seed": seed, "identities": identities, "poses": poses,
