@@ -10,7 +10,8 @@ import yaml
 from typer.testing import CliRunner
 
 from dpt_core import storage
-from dpt_core.train.cli import textures, train
+from dpt_core.textures.cli import textures
+from dpt_core.train.cli import train
 
 CONFIG = str(Path(__file__).resolve().parents[2] / "configs" / "train" / "tiny.yaml")
 
