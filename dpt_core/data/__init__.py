@@ -1,7 +1,8 @@
 """Data plane: dataset layouts -> WebDataset shards + Parquet manifests, and pairs.
 
 Submodules: ``layouts`` (readers), ``images`` and ``png_check`` (decode, check, normalise),
-``shards`` (the tar and manifest I/O every stage uses), ``manifest`` (schema, stats),
+``shards`` (the tar and manifest I/O every stage uses; ``tar_format``: a shard's member bytes),
+``manifest`` (schema, stats),
 ``planning``, ``shard_writer`` and ``sharding`` (the shard-dataset stage), ``pairs``
 (source/target pairs) and ``cli`` (``dpt shard``, ``dpt pairs``, ``dpt ls``).
 """

@@ -3,18 +3,18 @@
 A shard is a plain tar of members ``KEY.EXT`` (WebDataset convention: the key is the member's
 basename up to its first dot). Tars are deterministic: members sorted by key then extension,
 fixed mtime/uid/gid/mode, ustar headers (PAX only where a name needs it), so the same samples
-give byte-identical shards. Every write is atomic through :mod:`dpt_core.storage`.
+give byte-identical shards (the member bytes: :mod:`dpt_core.data.tar_format`). Every write is
+atomic through :mod:`dpt_core.storage`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import logging
 import re
 import tarfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -22,16 +22,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dpt_core import storage
+from dpt_core.data.tar_format import HashingWriter, Sample, member_bytes, ordered, sample_members
 
 logger = logging.getLogger(__name__)
 
-SHARD_MTIME = 946_684_800  # 2000-01-01T00:00:00Z: fixed member mtime
 MAX_MEMBER_BYTES = 1 << 30  # a member is read into memory whole: larger ones are refused
 _SHARD_RE = re.compile(r"^[^/]+-\d{5,}\.tar$")
 _MEMBER_RE = re.compile(r"^((?:.*/)?[^./]+)\.([^/]+)$")
 _FSSPEC_SCHEMES = ("s3", "s3a", "gcs", "abfs", "az", "memory")
-
-Sample = Mapping[str, bytes | str]
 
 
 @dataclass(frozen=True)
@@ -42,23 +40,6 @@ class ShardInfo:
     count: int
     nbytes: int
     sha256: str
-
-
-class _HashingWriter(io.RawIOBase):
-    """Write-through wrapper that counts and hashes what passes."""
-
-    def __init__(self, sink: BinaryIO) -> None:
-        self._sink, self.nbytes, self.digest = sink, 0, hashlib.sha256()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        self._sink.write(view)
-        self.digest.update(view)
-        self.nbytes += len(view)
-        return len(view)
 
 
 def shard_name(name: str, index: int) -> str:
@@ -107,77 +88,6 @@ def run_each_shard(shard_urls: Sequence[str], work: Callable[[str], dict]) -> li
     return summaries
 
 
-def _check_key(shard_url: str, key: object) -> str:
-    if not isinstance(key, str) or not key or "." in key or "/" in key or "\x00" in key:
-        raise ValueError(f"{shard_url}: bad sample key {key!r} (non-empty, no '.', '/', NUL)")
-    return key
-
-
-def _sample_members(shard_url: str, sample: Sample) -> list[tuple[str, bytes]]:
-    key = _check_key(shard_url, sample.get("__key__"))
-    members = []
-    for ext, value in sample.items():
-        if ext.startswith("__"):
-            continue
-        if not ext or "/" in ext or ext.startswith("."):
-            raise ValueError(f"{shard_url}: bad extension {ext!r} in sample {key!r}")
-        if not isinstance(value, bytes | bytearray | str):
-            raise ValueError(f"{shard_url}: member {key}.{ext} must be bytes or str")
-        data = value.encode("utf-8") if isinstance(value, str) else bytes(value)
-        members.append((f"{key}.{ext}", data))
-    if not members:
-        raise ValueError(f"{shard_url}: sample {key!r} has no members")
-    return sorted(members)
-
-
-def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = size, SHARD_MTIME, 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
-
-
-def _ordered(shard_url: str, samples: Iterable[Sample]) -> Iterator[Sample]:
-    """Sorted by key if given a sequence; else checked to arrive in increasing key order."""
-    if isinstance(samples, Sequence):
-        samples = sorted(samples, key=lambda s: str(s.get("__key__")))
-    previous = None
-    for sample in samples:
-        key = _check_key(shard_url, sample.get("__key__"))
-        if previous is not None and key <= previous:
-            raise ValueError(
-                f"{shard_url}: keys must be unique and increasing; {key!r} after {previous!r}"
-            )
-        previous = key
-        yield sample
-
-
-_USTAR_TEMPLATE = bytes(_tarinfo("x", 0).tobuf(tarfile.USTAR_FORMAT, "ascii", "strict"))
-
-
-def _header(name: str, size: int) -> bytes:
-    """The tar header ``tarfile`` writes (PAX format) for a regular member ``name``.
-
-    Short ASCII names reuse a prebuilt ustar header (tarfile's own layout, patched name,
-    size and checksum); longer names go through ``TarInfo.tobuf`` for a PAX header.
-    """
-    encoded = name.encode("ascii", "replace")
-    if len(encoded) > 100 or not name.isascii() or size >= 8**11:
-        return _tarinfo(name, size).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-    header = bytearray(_USTAR_TEMPLATE)
-    header[0:100] = encoded.ljust(100, tarfile.NUL)
-    header[124:136] = b"%011o\0" % size
-    header[148:156] = b" " * 8
-    header[148:156] = b"%06o\0 " % sum(header)
-    return bytes(header)
-
-
-def _member_bytes(name: str, data: bytes) -> list[bytes]:
-    """Header, data and zero padding to a 512-byte block of one tar member."""
-    return [_header(name, len(data)), data, tarfile.NUL * (-len(data) % tarfile.BLOCKSIZE)]
-
-
 def write_shard(shard_url: str, samples: Iterable[Sample]) -> ShardInfo:
     """Write samples ``{"__key__": KEY, EXT: bytes|str, ...}`` as a deterministic tar.
 
@@ -187,10 +97,10 @@ def write_shard(shard_url: str, samples: Iterable[Sample]) -> ShardInfo:
     """
     count = 0
     with storage.open_atomic(shard_url) as sink:
-        out = _HashingWriter(sink)
-        for sample in _ordered(shard_url, samples):
-            for name, data in _sample_members(shard_url, sample):
-                for block in _member_bytes(name, data):
+        out = HashingWriter(sink)
+        for sample in ordered(shard_url, samples):
+            for name, data in sample_members(shard_url, sample):
+                for block in member_bytes(name, data):
                     out.write(block)
             count += 1
         out.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE))  # end-of-archive marker

@@ -12,7 +12,6 @@ import pytest
 import webdataset as wds
 
 from dpt_core.data.shards import (
-    SHARD_MTIME,
     iter_shard,
     read_manifest,
     register_webdataset_opener,
@@ -22,6 +21,7 @@ from dpt_core.data.shards import (
     write_manifest,
     write_shard,
 )
+from dpt_core.data.tar_format import SHARD_MTIME
 
 SAMPLES = [
     {"__key__": "b", "png": b"\x89PNG-b", "json": '{"k": "b"}'},
