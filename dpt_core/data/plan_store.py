@@ -4,9 +4,10 @@ shard on storage.
 The plan of a data set is written, not held: :class:`SampleSorter` puts a scan's samples in
 (key, scan order) order with an external merge sort (runs of ``RUN_ROWS`` samples sorted in
 memory, spilled to a scratch folder as Parquet, then merged ``MERGE_BATCH`` rows per run at a
-time), and :class:`PlanWriter` writes each shard's samples as one row group of the plan file,
-so a shard writer reads only its own (:func:`read_plan_group`). Memory is bounded by the run
-size and the number of runs, never by the whole data set.
+time), :func:`sorted_unique` keeps the first sample of each key (the others become
+``duplicate_key`` rejections), and :class:`PlanWriter` writes each shard's samples as one row
+group of the plan file, so a shard writer reads only its own (:func:`read_plan_group`). Memory
+is bounded by the run size and the number of runs, never by the whole data set.
 
 Every field of :class:`~dpt_core.data.layouts.SourceSample` round-trips: ``meta`` and
 ``extras`` as JSON text (every output of the stage is JSON of them: KEY.json, the manifest's
@@ -18,14 +19,14 @@ from __future__ import annotations
 import contextlib
 import heapq
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dpt_core import storage
-from dpt_core.data.layouts import SourceSample
+from dpt_core.data.layouts import Rejected, SourceSample
 
 RUN_ROWS = 4096  # samples sorted in memory at once (a few shards' worth); more are spilled
 MERGE_BATCH = 256  # rows read at a time from each spilled run while merging
@@ -133,6 +134,36 @@ class SampleSorter:
             fs, path = storage.url_to_fs(url)
             fs.rm_file(path)
         self._runs = []
+
+
+def sorted_unique(
+    found: Iterable[SourceSample | Rejected], scratch_url: str
+) -> tuple[Iterator[SourceSample], list[Rejected]]:
+    """Samples with unique keys, sorted by key (the first in source order wins), and all
+    rejections in source order; the list is complete once the iterator is exhausted."""
+    sorter = SampleSorter(scratch_url)
+    rejected: list[tuple[int, Rejected]] = []
+    for ordinal, item in enumerate(found):
+        if isinstance(item, Rejected):
+            rejected.append((ordinal, item))
+        else:
+            sorter.add(item, ordinal)
+    in_order: list[Rejected] = []
+
+    def unique() -> Iterator[SourceSample]:
+        first: SourceSample | None = None
+        for sample, ordinal in sorter.merged():
+            if first is not None and sample.key == first.key:
+                detail = f"key {sample.key!r} already taken by {first.url}"
+                rejected.append(
+                    (ordinal, Rejected(sample.url, "duplicate_key", detail, sample.key))
+                )
+                continue
+            first = sample
+            yield sample
+        in_order.extend(r for _, r in sorted(rejected, key=lambda pair: pair[0]))
+
+    return unique(), in_order
 
 
 def _sort_key(item: tuple[SourceSample, int]) -> tuple[str, int]:

@@ -26,7 +26,7 @@ from dpt_core import storage
 from dpt_core.data import manifest
 from dpt_core.data.images import NormalizeOptions
 from dpt_core.data.layouts import Layout, Rejected, SourceSample, get_layout
-from dpt_core.data.plan_store import PlanWriter, SampleSorter, read_plan_group
+from dpt_core.data.plan_store import PlanWriter, read_plan_group, sorted_unique
 from dpt_core.data.shards import shard_name
 
 logger = logging.getLogger(__name__)
@@ -141,36 +141,6 @@ def check_name(name: str) -> str:
     return name
 
 
-def _sorted_unique(
-    found: Iterable[SourceSample | Rejected], scratch_url: str
-) -> tuple[Iterator[SourceSample], list[Rejected]]:
-    """Samples with unique keys, sorted by key (the first in source order wins), and all
-    rejections in source order; the list is complete once the iterator is exhausted."""
-    sorter = SampleSorter(scratch_url)
-    rejected: list[tuple[int, Rejected]] = []
-    for ordinal, item in enumerate(found):
-        if isinstance(item, Rejected):
-            rejected.append((ordinal, item))
-        else:
-            sorter.add(item, ordinal)
-    in_order: list[Rejected] = []
-
-    def unique() -> Iterator[SourceSample]:
-        first: SourceSample | None = None
-        for sample, ordinal in sorter.merged():
-            if first is not None and sample.key == first.key:
-                detail = f"key {sample.key!r} already taken by {first.url}"
-                rejected.append(
-                    (ordinal, Rejected(sample.url, "duplicate_key", detail, sample.key))
-                )
-                continue
-            first = sample
-            yield sample
-        in_order.extend(r for _, r in sorted(rejected, key=lambda pair: pair[0]))
-
-    return unique(), in_order
-
-
 def _pack(samples: Iterable[SourceSample], config: ShardConfig) -> Iterator[list[SourceSample]]:
     """Consecutive groups of at most ``max_count`` samples and ``max_bytes`` source bytes."""
     current: list[SourceSample] = []
@@ -243,7 +213,7 @@ def _write_plan(
     layout: Layout, src_url: str, plan: DatasetPlan, scratch_url: str
 ) -> tuple[list[ShardPlan], list[Rejected]]:
     """Scan, sort, deduplicate and pack; each shard's samples go to the plan file."""
-    samples, rejected = _sorted_unique(layout.scan(src_url), scratch_url)
+    samples, rejected = sorted_unique(layout.scan(src_url), scratch_url)
     folder = manifest.shards_folder(plan.root_url, plan.dataset)
     normalize = plan.config.normalize
     shards = []
