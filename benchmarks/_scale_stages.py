@@ -25,7 +25,7 @@ def _status_mib(field: str) -> float:
 
 
 def shard(src: str, root: str, max_count: int) -> int:
-    from dpt_core.data.sharding import ShardConfig, shard_dataset
+    from dpt_core.data.stage import ShardConfig, shard_dataset
 
     return shard_dataset("studio", src, root, "studio", ShardConfig(max_count=max_count)).written
 
@@ -95,7 +95,7 @@ def render(root: str, checkpoint: str, name: str, shard_size: int, shards: int) 
 
 
 IMPORTS = {  # imported before the clock starts: a stage's time and baseline RSS exclude them
-    "shard": ["dpt_core.data.sharding"], "extract": ["dpt_core.densepose.stage"],
+    "shard": ["dpt_core.data.stage"], "extract": ["dpt_core.densepose.stage"],
     "textures": ["dpt_core.textures"], "pairs": ["dpt_core.data.pairs"],
     "checkpoint": ["dpt_core.models"], "plan": ["dpt_core.render"], "render": ["dpt_core.render"],
 }  # fmt: skip

@@ -47,8 +47,8 @@ from dpt_core import storage
 from dpt_core.data.heldout import HELD_OUT_POSES, held_out_pairs, validation_pairs
 from dpt_core.data.manifest import read_dataset_manifest
 from dpt_core.data.pairs import PAIRS_SCHEMA, pairs_url
-from dpt_core.data.sharding import ShardConfig, shard_dataset
 from dpt_core.data.shards import write_manifest
+from dpt_core.data.stage import ShardConfig, shard_dataset
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
 from dpt_core.evaluate import PART_COLUMNS, EvalOptions, evaluate_renders

@@ -49,7 +49,7 @@ from prefect_dask import DaskTaskRunner  # noqa: E402
 
 from dpt_core import storage  # noqa: E402
 from dpt_core.data.pairs import make_pairs  # noqa: E402
-from dpt_core.data.sharding import ShardConfig, shard_dataset  # noqa: E402
+from dpt_core.data.stage import ShardConfig, shard_dataset  # noqa: E402
 from dpt_core.densepose.options import ExtractOptions  # noqa: E402
 from dpt_core.densepose.stage import extract_dataset  # noqa: E402
 from dpt_core.models import DensePoseTransfer, get_scale  # noqa: E402

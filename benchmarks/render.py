@@ -29,7 +29,7 @@ from _timing import format_table
 from dpt_core import storage
 from dpt_core.data.manifest import read_dataset_manifest
 from dpt_core.data.pairs import person_pairs
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
 from dpt_core.models import DensePoseTransfer, get_scale

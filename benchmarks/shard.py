@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from dpt_core.data.images import NormalizeOptions
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 
 UNIQUE_IMAGES = 400  # distinct renders; the rest are copies (sharding never deduplicates)
 
@@ -94,7 +94,7 @@ def ours(src: Path, root: Path, workers: int, size: tuple[int, int] | None = Non
 
 _RSS_SCRIPT = """
 import sys
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 
 def status_mib(field):
     with open("/proc/self/status") as f:

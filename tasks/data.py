@@ -7,7 +7,8 @@ from dpt_core.data import shard_urls
 from dpt_core.data.manifest import STAGE as SHARD_STAGE
 from dpt_core.data.manifest import shards_folder
 from dpt_core.data.pairs import PairsSummary, make_pairs
-from dpt_core.data.sharding import (
+from dpt_core.data.shards import shard_index
+from dpt_core.data.stage import (
     DatasetPlan,
     DatasetSummary,
     ShardConfig,
@@ -18,7 +19,6 @@ from dpt_core.data.sharding import (
     shared_plan_url,
     write_dataset_shard,
 )
-from dpt_core.data.shards import shard_index
 from tasks.policy import TAG_IO, storage_task
 
 __all__ = [

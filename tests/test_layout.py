@@ -146,7 +146,7 @@ def test_no_function_over_60_lines() -> None:
     assert long_functions(module_files()) == []
 
 
-@pytest.mark.parametrize("stage", ["studio", "densepose", "textures", "train", "render", "evaluate",
-                                   "reid"])  # fmt: skip
+@pytest.mark.parametrize("stage", ["studio", "data", "densepose", "textures", "train", "render",
+                                   "evaluate", "reid"])  # fmt: skip
 def test_stage_packages_have_the_same_shape(stage: str) -> None:
     assert {"__init__.py", "cli.py", "stage.py"} <= {p.name for p in (PACKAGE / stage).iterdir()}

@@ -1,10 +1,11 @@
-"""Data plane: dataset layouts -> WebDataset shards + Parquet manifests, and pairs.
+"""The shard-dataset stage and the shard format every stage reads; make-pairs beside it.
 
-Submodules: ``layouts`` (readers), ``images`` and ``png_check`` (decode, check, normalise),
-``shards`` (the tar and manifest I/O every stage uses; ``tar_format``: a shard's member bytes),
-``manifest`` (schema, stats),
-``planning``, ``shard_writer`` and ``sharding`` (the shard-dataset stage), ``pairs``
-(source/target pairs) and ``cli`` (``dpt shard``, ``dpt pairs``, ``dpt ls``).
+Modules: ``stage`` (the shard-level work: plan, write and finalise a data set's shards), ``cli``
+(``dpt shard``, ``dpt pairs``, ``dpt ls``), and its helpers ``planning``, ``plan_store`` and
+``shard_writer``; ``layouts`` (readers), ``images`` and ``png_check`` (decode, check,
+normalise); the shard format: ``shards`` (the tar and manifest I/O every stage uses),
+``tar_format`` (a shard's member bytes), ``manifest`` (schema, stats); ``pairs``
+(source/target pairs: the make-pairs stage) and ``heldout`` (benchmark pairs).
 """
 
 from dpt_core.data.shards import (

@@ -26,7 +26,7 @@ from dpt_core.data.manifest import (
     split_dataset_url,
 )
 from dpt_core.data.pairs import PairsSummary, import_patn_pairs, make_pairs
-from dpt_core.data.sharding import (
+from dpt_core.data.stage import (
     DatasetPlan,
     DatasetSummary,
     ShardConfig,

@@ -25,7 +25,7 @@ import pyarrow as pa
 from dpt_core import storage
 from dpt_core.data import shards
 from dpt_core.data.planning import ShardConfig, default_name
-from dpt_core.data.sharding import shard_dataset
+from dpt_core.data.stage import shard_dataset
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
 

@@ -33,7 +33,7 @@ from dpt_core.data.layouts.base import (
 )
 from dpt_core.data.manifest import read_dataset_manifest, shards_folder, split_dataset_url
 from dpt_core.data.planning import ShardConfig, check_name, default_name
-from dpt_core.data.sharding import shard_dataset
+from dpt_core.data.stage import shard_dataset
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
 from dpt_core.reid.market import (

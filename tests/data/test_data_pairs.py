@@ -17,7 +17,7 @@ from dpt_core.data.pairs import (
     person_pairs,
     read_pairs,
 )
-from dpt_core.data.sharding import shard_dataset
+from dpt_core.data.stage import shard_dataset
 
 
 def manifest(rows: list[tuple[str, str | None, str | None, str]]) -> pa.Table:

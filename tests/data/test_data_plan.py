@@ -13,7 +13,7 @@ from data_builders import make_studio, png_bytes, rgb_array, snapshot, write_fil
 from dpt_core import storage
 from dpt_core.data import plan_store
 from dpt_core.data.layouts import Rejected, get_layout
-from dpt_core.data.sharding import (
+from dpt_core.data.stage import (
     ShardConfig,
     finalize_dataset,
     plan_shards,

@@ -10,8 +10,8 @@ from s3_server import s3_fixture
 
 from dpt_core import storage
 from dpt_core.data.pairs import make_pairs, read_pairs
-from dpt_core.data.sharding import ShardConfig, shard_dataset
 from dpt_core.data.shards import iter_shard, register_webdataset_opener, shard_urls
+from dpt_core.data.stage import ShardConfig, shard_dataset
 
 s3 = s3_fixture()
 

@@ -27,13 +27,13 @@ from PIL import Image
 from dpt_core import storage
 from dpt_core.data.images import NormalizeOptions
 from dpt_core.data.manifest import read_dataset_manifest
-from dpt_core.data.sharding import (
+from dpt_core.data.shards import iter_shard
+from dpt_core.data.stage import (
     ShardConfig,
     plan_shards,
     shard_dataset,
     write_dataset_shard,
 )
-from dpt_core.data.shards import iter_shard
 
 SHARDS = "datasets/photos/shards"
 
@@ -233,7 +233,7 @@ def test_bad_arguments_are_value_errors(photo_tree: Path, tmp_path: Path):
 
 _SHARD_SCRIPT = """
 import sys
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 shard_dataset("image-folder", sys.argv[1], sys.argv[2], "big", ShardConfig(max_count=1))
 """
 

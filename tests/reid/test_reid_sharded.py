@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dpt_core import storage
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
 from dpt_core.reid import AugmentConfig, augment_reid

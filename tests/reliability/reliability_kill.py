@@ -51,7 +51,7 @@ def run_stage(stage: str, src: str, root: str) -> None:
     """Run ``stage`` on ``root`` (``src``: the studio source folder, for ``shard``)."""
     with one_thread():
         if stage == "shard":
-            from dpt_core.data.sharding import ShardConfig, shard_dataset
+            from dpt_core.data.stage import ShardConfig, shard_dataset
 
             shard_dataset("studio", src, root, NAME, ShardConfig(max_count=2))
         elif stage == "extract":

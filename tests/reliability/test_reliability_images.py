@@ -22,7 +22,7 @@ from reliability_oracle import Expect, account, batch, logged_by, shard_members,
 
 from dpt_core import storage
 from dpt_core.data.images import ImageRejected, prepare_image
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 
 FAST, FULL = 30, 150  # examples (batches) of ~12 files each
 SETTINGS = {

@@ -27,7 +27,7 @@ from dpt_core import storage
 from dpt_core.data.layouts import make_key
 from dpt_core.data.layouts.deepfashion import PARTITION_FILE
 from dpt_core.data.manifest import read_dataset_manifest
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 
 EXAMPLES = [FAST, pytest.param(FULL, marks=pytest.mark.slow)]
 MARKET_FOLDERS = ("bounding_box_train", "bounding_box_test", "query")

@@ -22,7 +22,7 @@ from s3_server import TEST_KEY, TEST_SECRET, moto_s3
 
 from dpt_core import storage
 from dpt_core.data import shards
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
 

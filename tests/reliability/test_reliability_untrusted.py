@@ -221,7 +221,7 @@ def test_credentials_in_source_urls_are_never_recorded() -> None:
     import fsspec
 
     from dpt_core import storage
-    from dpt_core.data.sharding import shard_dataset
+    from dpt_core.data.stage import shard_dataset
 
     src, root = "memory://alice:hunter2@host/photos", "memory://dpt-rel-creds/out"
     storage.write_bytes(f"{src}/p1/a.png", encode(pixels(16, 16, 1), "PNG"))

@@ -15,7 +15,7 @@ from render_setup import BANK, DATASET, RUN, save_tiny_run
 
 from dpt_core import storage
 from dpt_core.data.pairs import make_pairs
-from dpt_core.data.sharding import ShardConfig, shard_dataset
+from dpt_core.data.stage import ShardConfig, shard_dataset
 from dpt_core.densepose.options import ExtractOptions
 from dpt_core.densepose.stage import extract_dataset
 from dpt_core.studio import generate_dataset
