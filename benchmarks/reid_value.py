@@ -7,8 +7,10 @@
 1. A Market-1501 tree from the studio (``dpt_core.reid.studio_market``): ``--train-ids``
    training persons and ``--test-ids`` query/gallery persons (disjoint), ``--poses`` poses
    seen by ``--views`` cameras, per-image backgrounds, detector-like 128 × 64 crops.
-2. The generator ``make demo`` trains (``data/demo/runs/studio-demo``, trained here with the
-   demo recipe when missing), on studio persons of another seed than the benchmark's.
+2. The generator (``--generator``): by default seed 0 of the issue-#19 ablation (the demo
+   recipe at 400 + 300 + 150 steps on 32 studio persons, ``data/bench/reid-generator``, trained
+   here when missing); ``demo`` takes ``make demo``'s run instead. Either was trained on studio
+   persons of another seed than the benchmark's (checked).
 3. ``dpt reid-augment`` (the real command, in a subprocess) renders every training person in
    ``--per-identity`` poses of a pose bank of other studio persons (never test persons) from
    the training images and their IUVs; the no-test-source check then reads its manifest.
@@ -73,6 +75,7 @@ from dpt_core.studio import generate_dataset
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_ROOT, DEMO_RUN = ROOT / "data/demo", "studio-demo"
 DEMO_CONFIG = ROOT / "configs/train/demo.yaml"
+ABLATION_WORK = ROOT / "data/bench/reid-generator"
 GOAL_MAP_POINTS = 2.0
 ARM_GROUPS = (("original", "augmented"), ("oracle",))  # the pair the goal needs comes first
 POSE_BANKS = ("others", "train")
@@ -87,6 +90,29 @@ def named_generator(run_url: str, studio: str) -> tuple[str, int]:
     if not meta.is_file():
         raise FileNotFoundError(f"--generator-studio: no studio.json in {studio}")
     return run_url, int(json.loads(meta.read_text())["seed"])
+
+
+def ablation_generator() -> tuple[str, int]:
+    """(run folder, studio seed): seed 0 of the issue-#19 ablation (``benchmarks/ablation.py
+    --scale demo --seeds 0``: the demo recipe, 400 + 300 + 150 steps on 32 studio persons of
+    seed 0), trained here into ``data/bench/reid-generator`` when missing (about 6 minutes)."""
+    run_url = ABLATION_WORK / "root" / "runs" / "ablation-seed0"
+    if not (run_url / "checkpoints" / "latest").is_file():
+        print(f"[reid_value] no generator at {run_url}: training one (ablation seed 0)", flush=True)
+        command = [sys.executable, str(ROOT / "benchmarks" / "ablation.py"), "--scale", "demo",
+                   "--seeds", "0", "--work", str(ABLATION_WORK)]  # fmt: skip
+        subprocess.run(command, check=True, cwd=ROOT)
+    return named_generator(str(run_url), str(ABLATION_WORK / "studio"))
+
+
+def choose_generator(args: argparse.Namespace) -> tuple[str, int]:
+    """``--generator``: ``ablation`` (default), ``demo`` or a run folder (with
+    ``--generator-studio``); (run folder, the studio seed it was trained on)."""
+    if args.generator == "ablation":
+        return ablation_generator()
+    if args.generator == "demo":
+        return demo_generator()
+    return named_generator(args.generator, args.generator_studio)
 
 
 def demo_generator() -> tuple[str, int]:
@@ -164,10 +190,7 @@ def build_oracle(spec: StudioMarketSpec, tree: str, dst: str, per_identity: int)
 def prepare_arms(args, spec: StudioMarketSpec, work: Path, times: dict) -> dict[str, str]:
     """Trees of every arm (the torchreid root of each); fills ``times``."""
     mark = time.perf_counter()
-    if args.generator:
-        checkpoint, generator_seed = named_generator(args.generator, args.generator_studio)
-    else:
-        checkpoint, generator_seed = demo_generator()
+    checkpoint, generator_seed = choose_generator(args)
     print(f"[reid_value] generator {checkpoint} (studio seed {generator_seed})", flush=True)
     if generator_seed == spec.seed:
         raise ValueError(f"seed: the generator was trained on studio seed {generator_seed}; "
@@ -263,14 +286,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="reuse the arms' trees already in --work (no studio, no reid-augment)",
     )
-    p.add_argument(
-        "--generator",
-        default=None,
-        help="run folder of the generator (default: make demo's, trained if missing)",
-    )
+    p.add_argument("--generator", default=None,
+                   help="ablation (default; demo with --quick): seed 0 of benchmarks/ablation.py, "
+                        "trained if missing; demo: make demo's run, trained if missing; else a "
+                        "run folder")  # fmt: skip
     p.add_argument("--generator-studio", default=None,
-                   help="with --generator: the studio folder it was trained on (its seed must "
-                        "differ from --studio-seed)")  # fmt: skip
+                   help="with a run folder as --generator: the studio folder it was trained on "
+                        "(its seed must differ from --studio-seed)")  # fmt: skip
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--studio-seed", type=int, default=18)
@@ -286,8 +308,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.train_only and not args.work:
         p.error("--train-only: needs --work, the folder of an earlier run's trees")
-    if bool(args.generator) != bool(args.generator_studio):
-        p.error("--generator and --generator-studio go together")
+    if args.generator is None:
+        args.generator = "demo" if args.quick else "ablation"
+    named = args.generator not in ("ablation", "demo")
+    if named != bool(args.generator_studio):
+        p.error("--generator-studio: needed with a run folder as --generator, and only then")
     if args.quick:
         args.train_ids, args.test_ids, args.per_identity, args.bank_ids = 12, 8, 4, 4
         args.epochs, args.seeds = 3, [0, 1]
@@ -314,7 +339,7 @@ def run(args: argparse.Namespace, work: Path) -> dict:
         "reid_library": f"torchreid {torchreid.__version__} (osnet_x0_25, scratch, CPU)",
         "spec": spec.__dict__, "recipe": recipe.__dict__, "per_identity": args.per_identity,
         "bank_ids": args.bank_ids, "pose_bank": args.pose_bank, "seeds": args.seeds,
-        "generator": args.generator or str(DEMO_ROOT / "runs" / DEMO_RUN),
+        "generator": args.generator,
         "times_s": times,
         "cpu_count": os.cpu_count(), "machine": platform.machine(),
         "load_avg_1m_start": round(os.getloadavg()[0], 2),

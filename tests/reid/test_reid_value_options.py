@@ -134,6 +134,10 @@ def test_a_named_generator_gives_its_studio_seed(bench, tmp_path):
     assert value.named_generator(str(run), str(studio)) == (str(run), 7)
     with pytest.raises(SystemExit):
         value.parse_args(["--generator", str(run)])  # needs --generator-studio
+    with pytest.raises(SystemExit):
+        value.parse_args(["--generator-studio", str(studio)])  # only with a run folder
+    assert value.parse_args([]).generator == "ablation"
+    assert value.parse_args(["--quick"]).generator == "demo"
 
 
 @pytest.fixture
