@@ -16,7 +16,7 @@ import re
 import tarfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -153,6 +153,21 @@ def iter_shard(shard_url: str) -> Iterator[dict[str, bytes | str]]:
     # tarfile ends quietly at a missing header: only the end-of-archive blocks prove the rest
     if storage.size(shard_url) - end < 2 * tarfile.BLOCKSIZE:
         raise ValueError(f"{shard_url}: truncated after byte {end} (no end-of-archive marker)")
+
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last one shorter), streamed."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _group_samples(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator
 
 from dpt_core import storage
 from dpt_core.data import shards
@@ -61,17 +60,6 @@ def output_shard_url(root_url: str, name: str, source: str, index: int) -> str:
     return storage.join(root_url, "densepose", name, source, f"{stem}.tar")
 
 
-def _batches(shard_url: str, size: int) -> Iterator[list[dict]]:
-    batch: list[dict] = []
-    for sample in shards.iter_shard(shard_url):
-        batch.append(sample)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _failure(extraction: Extraction, source_url: str) -> storage.Failure:
     return storage.Failure(extraction.key, source_url, STAGE, extraction.reason, extraction.detail)
 
@@ -100,7 +88,7 @@ def extract_shard(
         "extracting %s → %s (%s, people: %s)", in_url, out_url, options.source, options.mode
     )
     samples, rows, failures = [], [], []
-    for batch in _batches(in_url, options.batch_size):
+    for batch in shards.batched(shards.iter_shard(in_url), options.batch_size):
         for extraction in extractor.extract(batch):
             if extraction.reason:
                 failures.append(_failure(extraction, in_url))

@@ -95,17 +95,6 @@ def _job_fields(info: dict) -> dict:
     return {k: info[k] for k in fields}
 
 
-def _batches(cases: Iterator[_Case], size: int) -> Iterator[list[_Case]]:
-    batch: list[_Case] = []
-    for case in cases:
-        batch.append(case)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 class _Scorer:
     """Metric rows of batches of cases; ``notes`` collects why a metric is not computed."""
 

@@ -115,17 +115,6 @@ def _render(model: DensePoseTransfer, batch: list[_Item], job: RenderJob) -> lis
             for i, item in enumerate(batch)]  # fmt: skip
 
 
-def _batches(items: Iterator[_Item], size: int) -> Iterator[list[_Item]]:
-    batch: list[_Item] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _manifest_rows(job: RenderJob, info: dict, index: int, items: list[_Item]) -> list[dict]:
     stem, members = shards.shard_name(job.name, index), ["png", *(f"{b}.png" for b in job.branches)]
     return [{"key": i.key, "shard": stem, "source_key": i.source_key, "target_key": i.target_key,
@@ -160,7 +149,8 @@ def render_shard(
     failures, items = [], []  # items: the rendered requests, tensors dropped
 
     def samples() -> Iterator[dict]:
-        for batch in _batches(_decode(job, info, rows, (sources, bank), failures), job.batch_size):
+        decoded = _decode(job, info, rows, (sources, bank), failures)
+        for batch in shards.batched(decoded, job.batch_size):
             yield from _render(model, batch, job)
             items.extend(dataclasses.replace(i, tensors=()) for i in batch)
 
