@@ -65,6 +65,10 @@ class BlendingStageConfig(StageConfig):
 
     lr_d: float = Field(default=2e-4, gt=0)
     train: Literal["blender", "all"] = "blender"
+    # 0: the blender trains on the pairs the branches trained on. k >= 2: every k-th person of the
+    # split trains the blender only and the inpainter and predictive stages never see them, so
+    # the blender learns from the branches' outputs on new people, as at test time (stacking).
+    held_out_every: int = Field(default=0, ge=0)
 
 
 class StagesConfig(_Frozen):
@@ -142,6 +146,8 @@ class TrainConfig(_Frozen):
             raise ValueError("losses.multiview must be > 0 when stages.inpainter.steps > 0")
         if self.total_steps == 0:
             raise ValueError("stages: every stage has steps 0; nothing to train")
+        if self.stages.blending.held_out_every == 1:
+            raise ValueError("stages.blending.held_out_every: 0 (off) or >= 2, got 1")
         return self
 
     @property

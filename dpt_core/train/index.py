@@ -53,6 +53,27 @@ class TrainIndex:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def of_persons(self, keep: np.ndarray) -> TrainIndex:
+        """The pairs (and their samples) of the persons where ``keep`` (len(persons),) is True;
+        person codes are unchanged. ValueError when no pair is left."""
+        pairs = self.pairs[keep[self.sample_person[self.pairs[:, 0]]]]
+        if len(pairs) == 0:
+            raise ValueError("no pair left for the chosen persons")
+        used, compact = np.unique(pairs, return_inverse=True)
+        return TrainIndex(self.shards, self.keys[used], self.sample_shard[used],
+                          self.sample_person[used], self.has_texture[used],
+                          compact.reshape(-1, 2).astype(np.int64), self.persons)  # fmt: skip
+
+    def blender_split(self, every: int) -> tuple[TrainIndex, TrainIndex]:
+        """(branch index, blender index): every ``every``-th person (sorted ids, from the
+        first) goes to the blender only, the rest to the branch stages only."""
+        present = np.unique(self.sample_person)
+        if len(present) < 2:
+            raise ValueError(f"the blender split needs two persons or more, got {len(present)}")
+        blender = np.zeros(len(self.persons), bool)
+        blender[present[::every]] = True
+        return self.of_persons(~blender), self.of_persons(blender)
+
 
 def _keys_of(manifest_url: str) -> set[str]:
     if not storage.exists(manifest_url):

@@ -26,7 +26,7 @@ from dpt_core import storage
 from dpt_core.losses import build_vgg_loss, losses_record, save_losses_record
 from dpt_core.models import DensePoseTransfer, PatchDiscriminator
 from dpt_core.train import checkpoint as ckpt
-from dpt_core.train.config import TrainConfig, check_files, save_config
+from dpt_core.train.config import STAGES, TrainConfig, check_files, save_config
 from dpt_core.train.data import StreamSpec, TrainStream, make_loader, to_device
 from dpt_core.train.distributed import (
     DistContext,
@@ -98,6 +98,13 @@ class Trainer:
             self.scale.atlas_n,
             config.use_textures,
         )
+        every = config.stages.blending.held_out_every
+        self.stage_index = dict.fromkeys(STAGES, self.index)
+        if every:
+            branches, blender = self.index.blender_split(every)
+            self.stage_index |= {"inpainter": branches, "predictive": branches, "blending": blender}
+            logger.info("blender trains on %d pairs of every %d-th person, the branches on %d",
+                        len(blender.pairs), every, len(branches.pairs))  # fmt: skip
         self.step, self.meter, self.saved_at = 0, Meter(), -1
         self.last_row: dict[str, float] = {}
         self.resumed = self._resume()
@@ -173,7 +180,8 @@ class Trainer:
             views=getattr(stage, "views", 2),
             buffer=config.shuffle_buffer,
         )
-        return TrainStream(self.index, spec, self.ctx.rank, self.ctx.world_size, start_batch)
+        index = self.stage_index[name]
+        return TrainStream(index, spec, self.ctx.rank, self.ctx.world_size, start_batch)
 
     def _run_stage(self, name: str, first: int, end: int, bar: tqdm) -> None:
         step_fn = STEPS[name](

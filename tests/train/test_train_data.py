@@ -46,6 +46,22 @@ def test_index_of_the_studio_root(studio_root: str) -> None:
     assert all(s.textures is None for s in no_textures.shards)
 
 
+def test_blender_split_gives_each_side_its_own_persons(studio_root: str) -> None:
+    index = build_index(studio_root, "studio", atlas_n=16)
+    branches, blender = index.blender_split(2)  # persons 0, 2, ... go to the blender
+    for side, person in ((branches, "id00001"), (blender, "id00000")):
+        assert side.persons == index.persons
+        assert {k[:7] for k in side.keys} == {person}
+        assert len(side.pairs) == 6 * 5 and len(side) == 6
+        assert {side.persons[p] for p in side.sample_person[side.pairs].ravel()} == {person}
+        for i, key in enumerate(side.keys):  # sample arrays stay aligned with their keys
+            assert index.sample_shard[list(index.keys).index(key)] == side.sample_shard[i]
+    with pytest.raises(ValueError, match="needs two persons or more, got 1"):
+        blender.blender_split(2)
+    with pytest.raises(ValueError, match="no pair left"):
+        index.of_persons(np.zeros(len(index.persons), bool))
+
+
 def test_pairs_without_iuv_are_dropped(studio_root: str, tmp_path: Path) -> None:
     fs, _ = storage.url_to_fs(studio_root)
     for folder in ("datasets", "densepose", "pairs"):

@@ -20,6 +20,7 @@ from dpt_core.train.data import StreamSpec, TrainStream
 from dpt_core.train.distributed import DistContext, state_digest
 from dpt_core.train.index import build_index
 from dpt_core.train.metrics_log import read_metrics
+from dpt_core.train.stage import Trainer
 from dpt_core.train.steps import Amp, BlendingStep
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
@@ -119,6 +120,19 @@ def test_default_blending_trains_the_blender_alone(tiny_config) -> None:
     after = generator.state_dict()
     changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
     assert changed == {"blender"}
+
+
+def test_held_out_persons_train_the_blender_only(tiny_config) -> None:
+    """``held_out_every=2``: the branch stages stream one person, the blender the other."""
+    config = tiny_config("stages.blending.held_out_every=2", "workers=0")
+    trainer = Trainer(config, DistContext())
+    seen = {}
+    for stage in ("inpainter", "predictive", "blending"):
+        batch = next(iter(trainer._stream(stage, 0)))
+        seen[stage] = {str(k)[:7] for k in np.asarray(batch["keys"]).ravel()}
+    assert seen == {"inpainter": {"id00001"}, "predictive": {"id00001"}, "blending": {"id00000"}}
+    with pytest.raises(ValueError, match="0 \\(off\\) or >= 2"):
+        tiny_config("stages.blending.held_out_every=1")
 
 
 def test_tiny_studio_set_is_overfit(overfit_root: str) -> None:
