@@ -65,9 +65,11 @@ class BlendingStageConfig(StageConfig):
 
     lr_d: float = Field(default=2e-4, gt=0)
     train: Literal["blender", "all"] = "blender"
-    # 0: the blender trains on the pairs the branches trained on. k >= 2: every k-th person of the
-    # split trains the blender only and the inpainter and predictive stages never see them, so
-    # the blender learns from the branches' outputs on new people, as at test time (stacking).
+    # 0: the blender trains on the pairs the predictive branch trained on. k >= 2: every k-th
+    # person of the split trains the blender only and the predictive stage never sees them, so
+    # the blender learns how good the predicted image is on new people, as at test time
+    # (stacking). The inpainter trains on everyone (held out of it too, one validation run's
+    # inpainter saturated a part late in training: benchmarks/RESULTS.md, issue #19).
     held_out_every: int = Field(default=0, ge=0)
 
 
@@ -76,7 +78,7 @@ class StagesConfig(_Frozen):
 
     inpainter: InpainterStageConfig = InpainterStageConfig(steps=100, lr=1e-3)
     predictive: StageConfig = StageConfig(steps=100, lr=5e-4, batch_size=4)
-    blending: BlendingStageConfig = BlendingStageConfig(steps=100, batch_size=4)
+    blending: BlendingStageConfig = BlendingStageConfig(steps=100, batch_size=4, held_out_every=4)
 
 
 class TrainConfig(_Frozen):

@@ -102,8 +102,8 @@ class Trainer:
         self.stage_index = dict.fromkeys(STAGES, self.index)
         if every:
             branches, blender = self.index.blender_split(every)
-            self.stage_index |= {"inpainter": branches, "predictive": branches, "blending": blender}
-            logger.info("blender trains on %d pairs of every %d-th person, the branches on %d",
+            self.stage_index |= {"predictive": branches, "blending": blender}
+            logger.info("blender trains on %d pairs of every %d-th person, predictive on %d",
                         len(blender.pairs), every, len(branches.pairs))  # fmt: skip
         self.step, self.meter, self.saved_at = 0, Meter(), -1
         self.last_row: dict[str, float] = {}
