@@ -6,7 +6,7 @@ target IUV (``iuv_to_input``, ``IUV_CHANNELS``), the target body mask (1) and, w
 residual blocks and a 3×3 head give a warp logit, a 3-channel correction and, with
 ``copy_source``, a source logit::
 
-    alpha    = sigmoid(warp logit) · target body mask                       (I > 0)
+    alpha    = min(1, (1 + warp_slack) · sigmoid(warp logit)) · target body mask   (I > 0)
     plate    = the source image, its person hole filled by push-pull from around it
     share    = sigmoid(source logit) · (1 - target person hole)
     off_body = share · plate + (1 - share) · (predicted + correction)
@@ -21,6 +21,9 @@ measured on the validation split (``benchmarks/ablation.py --validation``, issue
   the head's weights start at zero and the warp logit's bias at ``warp_prior``. The warped
   branch carries the source's texture; the predictive branch, for a person it has not seen,
   adds nothing it lacks, and a learned alpha below 1 lost body L1 to warping on new people.
+  With ``warp_slack`` > 0 alpha can reach exactly 1 (it starts there when
+  ``(1 + warp_slack)·sigmoid(warp_prior) >= 1``; the clamp passes its gradient through, so
+  training can still lower it where the blend helps).
 - The correction refines only the predicted share (``correction="predicted"``); added to the
   whole blend (``"everywhere"``, checkpoints from before) it was trained mostly by the background
   and cost L1 on the body and on hair and clothing.
@@ -43,6 +46,7 @@ from dpt_core.models.blocks import (
     body_mask,
     check_bchw,
     clamp_image,
+    clamp_through,
     conv_block,
     iuv_to_input,
     person_hole,
@@ -74,6 +78,7 @@ class Blender(nn.Module):
         correction: str = "predicted",
         copy_source: bool = True,
         copy_margin: float = 1 / 32,
+        warp_slack: float = 0.0,
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels
@@ -83,6 +88,7 @@ class Blender(nn.Module):
         self.correction = correction
         self.copy_source = copy_source
         self.copy_margin = copy_margin
+        self.warp_slack = warp_slack
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
         in_channels += 4 if copy_source else 0  # the plate and the source's person hole
         self.body = nn.Sequential(
@@ -114,6 +120,7 @@ class Blender(nn.Module):
             b.correction,
             b.copy_source,
             b.copy_margin,
+            b.warp_slack,
         )
 
     def forward(
@@ -148,7 +155,7 @@ class Blender(nn.Module):
             inputs += [plate, hole]
         head = self.head(self.body(torch.cat(inputs, dim=1)))
         logit, correction = head[:, :1], head[:, 1:4]
-        alpha = torch.sigmoid(logit) * mask
+        alpha = clamp_through((1.0 + self.warp_slack) * torch.sigmoid(logit), 0.0, 1.0) * mask
         off_body = predicted_bchw + correction if self.correction == "predicted" else predicted_bchw
         if self.copy_source:
             # never where the target person may be (body, hair and loose clothing around it)

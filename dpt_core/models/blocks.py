@@ -39,7 +39,11 @@ def clamp_image(x: torch.Tensor) -> torch.Tensor:
     run and that part stayed a flat saturated colour (issue #19). Passing the gradient through
     lets the loss act on it; the values are those of a plain clamp.
     """
-    lo, hi = IMAGE_RANGE
+    return clamp_through(x, *IMAGE_RANGE)
+
+
+def clamp_through(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """``x.clamp(lo, hi)`` in the forward pass, the identity's gradient in the backward pass."""
     return x + (x.clamp(lo, hi) - x).detach()
 
 

@@ -220,6 +220,26 @@ def test_blender_starts_mostly_warped_on_body(tiny, image_factory, iuv_factory) 
         blender(predicted, torch.randn(2, 4, 64, 64), warped, torch.randn(2, 2, 64, 64), iuv)
 
 
+def test_warp_slack_lets_the_body_be_exactly_the_warped_image(
+    tiny, image_factory, iuv_factory
+) -> None:
+    blender = _blender(tiny, copy_source=False, warp_slack=0.01)  # 1.01·sigmoid(6) > 1
+    predicted, warped = image_factory(2, 64, 3) * 0.5, image_factory(2, 64, 4) * 0.5
+    iuv = iuv_factory(2, 64, 5)
+    feats = torch.randn(2, 5, 64, 64), torch.randn(2, 2, 64, 64)
+    out = blender(predicted, feats[0], warped, feats[1], iuv)
+    body = body_mask(iuv)
+    assert torch.equal(out.alpha, body)
+    assert torch.equal(
+        out.image[body.bool().expand_as(warped)], warped[body.bool().expand_as(warped)]
+    )
+    (out.image * (warped - predicted)).sum().backward()  # the loss wants less warped image
+    assert blender.head.bias.grad[0] > 0  # ... and reaches the saturated logit through the clamp
+    blender.head.bias.data[0] = 0.0
+    low = blender(predicted, feats[0], warped, feats[1], iuv)
+    assert torch.allclose(low.alpha, 0.505 * body)  # below the bound: (1 + slack)·sigmoid
+
+
 def test_blender_correction_refines_only_the_predicted_share(
     tiny, image_factory, iuv_factory
 ) -> None:
