@@ -1,0 +1,70 @@
+"""Where the blend gains or loses on hair and loose clothing (issue #19).
+
+The hair/cloth band is the target person mask where the target IUV has I = 0. Within the target's
+person hole (the body dilated by ``copy_margin``·H) the blend there is exactly
+``clamp(predicted + correction)``: alpha is 0 off the body and the source plate is never taken.
+Beyond the hole the plate may be. This splits each branch's L1 on the band into those two parts,
+so a loss can be put on the correction or on the plate.
+
+    .venv/bin/python benchmarks/hair_split.py \
+        data/bench/ablation/root/renders/ablation-seed*/heldout
+
+L1 is on the [0, 1] scale of the evaluation's tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import numpy as np
+import torch
+from _timing import format_table
+from PIL import Image
+
+from dpt_core import render
+from dpt_core.evaluate.cases import _cases
+from dpt_core.models.blocks import body_mask, person_hole
+
+IMAGES = {"predictive": "pred.png", "warped": "warp.png", "blended": "png"}
+
+
+def _image(data: bytes) -> torch.Tensor:
+    array = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32) / 255.0
+    return torch.from_numpy(array).permute(2, 0, 1)
+
+
+def split_errors(render_url: str, margin: float) -> dict[tuple[str, str], tuple[float, int]]:
+    """{(region, branch): (mean L1 on [0, 1], pixels)} over every scored sample."""
+    info = render.read_render_info(render_url)
+    sums: dict[tuple[str, str], list[float]] = {}
+    for case in _cases(render_url, info):
+        if case.target is None:
+            continue
+        iuv = case.target_iuv[None].float()
+        body, hole = body_mask(iuv)[0, 0] > 0.5, person_hole(iuv, margin)[0, 0] > 0.5
+        band = (case.target.mask[0] > 0.5) & ~body
+        truth = (case.target.image + 1) / 2
+        for region, where in (("within the hole", band & hole), ("beyond it", band & ~hole)):
+            for branch, member in IMAGES.items():
+                error = (_image(case.rendered[member]) - truth).abs().mean(0)[where]
+                total = sums.setdefault((region, branch), [0.0, 0])
+                total[0] += float(error.sum())
+                total[1] += int(where.sum())
+    return {k: (s / max(n, 1), int(n)) for k, (s, n) in sums.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("renders", nargs="+", help="render folders of the ablation (one per seed)")
+    parser.add_argument("--margin", type=float, default=1 / 32, help="the blender's copy_margin")
+    args = parser.parse_args()
+    for url in args.renders:
+        errors = split_errors(url, args.margin)
+        rows = [[region, branch, f"{l1:.4f}", n] for (region, branch), (l1, n) in errors.items()]
+        print(url)
+        print(format_table(["hair/cloth pixels", "branch", "L1", "pixels"], rows))
+
+
+if __name__ == "__main__":
+    main()
