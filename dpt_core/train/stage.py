@@ -101,10 +101,7 @@ class Trainer:
         every = config.stages.blending.held_out_every
         self.stage_index = dict.fromkeys(STAGES, self.index)
         if every:
-            branches, blender = self.index.blender_split(every)
-            self.stage_index |= {"predictive": branches, "blending": blender}
-            logger.info("blender trains on %d pairs of every %d-th person, predictive on %d",
-                        len(blender.pairs), every, len(branches.pairs))  # fmt: skip
+            self._hold_out_for_blender(every)
         self.step, self.meter, self.saved_at = 0, Meter(), -1
         self.last_row: dict[str, float] = {}
         self.resumed = self._resume()
@@ -115,6 +112,18 @@ class Trainer:
             save_config(config, storage.join(config.run_url, "config.yaml"))
             record = losses_record(config.losses, self.vgg, self.discriminator is not None)
             save_losses_record(storage.join(config.run_url, "losses.json"), record)
+
+    def _hold_out_for_blender(self, every: int) -> None:
+        """Give every ``every``-th person to the blender stage alone (when there are two)."""
+        try:
+            branches, blender = self.index.blender_split(every)
+        except ValueError as exc:
+            logger.warning("stages.blending.held_out_every=%d not applied (%s): the blender "
+                           "trains on the predictive stage's pairs", every, exc)  # fmt: skip
+            return
+        self.stage_index |= {"predictive": branches, "blending": blender}
+        logger.info("blender trains on %d pairs of every %d-th person, predictive on %d",
+                    len(blender.pairs), every, len(branches.pairs))  # fmt: skip
 
     def _resume(self) -> dict | None:
         """Load the checkpoint ``config.resume`` names (``auto``: the run's latest, if any)."""

@@ -137,6 +137,15 @@ def test_held_out_persons_train_the_blender_only(tiny_config) -> None:
         tiny_config("stages.blending.held_out_every=1")
 
 
+def test_held_out_needs_two_persons_else_warns(overfit_root: str, caplog) -> None:
+    """One training person: the blender trains on the predictive stage's pairs, said in the log."""
+    config = load_config(str(CONFIGS / "tiny.yaml"),
+                         [f"root={overfit_root}", "stages.blending.held_out_every=4"])  # fmt: skip
+    trainer = Trainer(config, DistContext())
+    assert trainer.stage_index["blending"] is trainer.stage_index["predictive"] is trainer.index
+    assert "held_out_every=4 not applied (the blender split needs two persons" in caplog.text
+
+
 def test_tiny_studio_set_is_overfit(overfit_root: str) -> None:
     """The whole generator on two pairs: the L1 on the person (not just the easy black
     background) falls by at least half within 60 steps (the blender's source copy starts it
