@@ -31,6 +31,9 @@ measured on the validation split (``benchmarks/ablation.py --validation``, issue
   the source image itself is the best guess of the target's background, and where the source
   person hid it a smooth fill from around it beats what the predictive branch paints there;
   the blender learns where to trust the plate (start: 0.88), never inside the target's hole.
+- What it is trained on is the training config's choice: with ``stages.blending.held_out_every``
+  (the demo recipe) it learns on people the predictive branch never saw, so it sees that branch's
+  error on new people rather than on the ones it memorised.
 """
 
 from __future__ import annotations
