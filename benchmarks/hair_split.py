@@ -15,23 +15,21 @@ L1 is on the [0, 1] scale of the evaluation's tables.
 from __future__ import annotations
 
 import argparse
-import io
 
-import numpy as np
 import torch
 from _timing import format_table
-from PIL import Image
 
 from dpt_core import render
 from dpt_core.evaluate.cases import _cases
+from dpt_core.evaluate.scores import _decode_png
 from dpt_core.models.blocks import body_mask, person_hole
 
 IMAGES = {"predictive": "pred.png", "warped": "warp.png", "blended": "png"}
 
 
 def _image(data: bytes) -> torch.Tensor:
-    array = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32) / 255.0
-    return torch.from_numpy(array).permute(2, 0, 1)
+    """(3, H, W) float in [0, 1] of a rendered PNG member (the evaluation's decoder)."""
+    return torch.from_numpy(_decode_png(data)).permute(2, 0, 1).float() / 255.0
 
 
 def split_errors(render_url: str, margin: float) -> dict[tuple[str, str], tuple[float, int]]:

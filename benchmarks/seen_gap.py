@@ -25,6 +25,7 @@ from _timing import format_table
 from dpt_core.data.pairs import read_pairs
 from dpt_core.evaluate import EvalOptions, evaluate_renders
 from dpt_core.render import BRANCHES, RenderJob, render_requests
+from dpt_core.train.index import build_index
 
 COLUMNS = ("l1_body", "ssim_body", "l1_outside", "ssim_outside")
 
@@ -48,9 +49,11 @@ def main() -> None:
     for work in args.works:
         root = os.path.join(work, "root")
         pairs = read_pairs(root, "studio", "train").to_pylist()
-        persons = sorted({p["person_id"] for p in pairs})  # the training index's order
-        every = set(persons[:: args.every])
-        for name, people in (("every K-th", every), ("the others", set(persons) - every)):
+        index = build_index(root, "studio")
+        _, blender = index.blender_split(args.every)  # the trainer's own rule
+        persons = {index.persons[p] for p in np.unique(index.sample_person)}
+        every = {index.persons[p] for p in np.unique(blender.sample_person)}
+        for name, people in (("every K-th", every), ("the others", persons - every)):
             job = RenderJob(root, os.path.join(root, "runs", run), f"gap-{len(people)}",
                             run=run, branches=tuple(BRANCHES))  # fmt: skip
             render_requests(job, pick(pairs, people, args.pairs))
