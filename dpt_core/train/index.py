@@ -65,8 +65,8 @@ class TrainIndex:
                           compact.reshape(-1, 2).astype(np.int64), self.persons)  # fmt: skip
 
     def blender_split(self, every: int) -> tuple[TrainIndex, TrainIndex]:
-        """(branch index, blender index): every ``every``-th person (sorted ids, from the
-        first) goes to the blender only, the rest to the branch stages only."""
+        """(predictive index, blender index): every ``every``-th person (sorted ids, from the
+        first) goes to the blender only, the rest to the predictive stage only."""
         present = np.unique(self.sample_person)
         if len(present) < 2:
             raise ValueError(f"the blender split needs two persons or more, got {len(present)}")

@@ -116,14 +116,14 @@ class Trainer:
     def _hold_out_for_blender(self, every: int) -> None:
         """Give every ``every``-th person to the blender stage alone (when there are two)."""
         try:
-            branches, blender = self.index.blender_split(every)
+            predictive, blender = self.index.blender_split(every)
         except ValueError as exc:
             logger.warning("stages.blending.held_out_every=%d not applied (%s): the blender "
                            "trains on the predictive stage's pairs", every, exc)  # fmt: skip
             return
-        self.stage_index |= {"predictive": branches, "blending": blender}
+        self.stage_index |= {"predictive": predictive, "blending": blender}
         logger.info("blender trains on %d pairs of every %d-th person, predictive on %d",
-                    len(blender.pairs), every, len(branches.pairs))  # fmt: skip
+                    len(blender.pairs), every, len(predictive.pairs))  # fmt: skip
 
     def _resume(self) -> dict | None:
         """Load the checkpoint ``config.resume`` names (``auto``: the run's latest, if any)."""
