@@ -20,8 +20,7 @@ import torch
 from _timing import format_table
 
 from dpt_core import render
-from dpt_core.evaluate.cases import _cases
-from dpt_core.evaluate.scores import _decode_png
+from dpt_core.evaluate import decode_png, rendered_cases
 from dpt_core.models.blocks import body_mask, person_hole
 
 IMAGES = {"predictive": "pred.png", "warped": "warp.png", "blended": "png"}
@@ -29,14 +28,14 @@ IMAGES = {"predictive": "pred.png", "warped": "warp.png", "blended": "png"}
 
 def _image(data: bytes) -> torch.Tensor:
     """(3, H, W) float in [0, 1] of a rendered PNG member (the evaluation's decoder)."""
-    return torch.from_numpy(_decode_png(data)).permute(2, 0, 1).float() / 255.0
+    return torch.from_numpy(decode_png(data)).permute(2, 0, 1).float() / 255.0
 
 
 def split_errors(render_url: str, margin: float) -> dict[tuple[str, str], tuple[float, int]]:
     """{(region, branch): (mean L1 on [0, 1], pixels)} over every scored sample."""
     info = render.read_render_info(render_url)
     sums: dict[tuple[str, str], list[float]] = {}
-    for case in _cases(render_url, info):
+    for case in rendered_cases(render_url, info):
         if case.target is None:
             continue
         iuv = case.target_iuv[None].float()

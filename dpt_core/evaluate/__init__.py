@@ -1,8 +1,8 @@
 """The eval stage: a render set scored against ground truth, per image and per branch.
 
 Modules: ``scores`` (columns, options, per-region and per-part metrics), ``cases`` (decoded
-samples and the scorer), ``stage`` (the set-level work), ``report`` and ``contact_sheet`` (HTML
-report, PNG sheet), ``cli`` (``dpt eval``).
+samples — ``rendered_cases`` — and the scorer), ``stage`` (the set-level work), ``report`` and
+``contact_sheet`` (HTML report, PNG sheet), ``cli`` (``dpt eval``).
 
 For every rendered sample whose target is an image of the same person, each branch present
 (``blended`` = KEY.png, ``predictive`` = KEY.pred.png, ``warped`` = KEY.warp.png) is compared
@@ -17,6 +17,7 @@ Writes ``RENDERS/eval/metrics.parquet`` (one row per image and branch),
 ``RENDERS/eval/summary.parquet`` (means per branch) and ``RENDERS/eval/report.html``.
 """
 
+from dpt_core.evaluate.cases import RenderedCase, rendered_cases
 from dpt_core.evaluate.scores import (
     ID_COLUMNS,
     IMAGE_BRANCHES,
@@ -26,6 +27,7 @@ from dpt_core.evaluate.scores import (
     TEXTURE_BRANCHES,
     EvalOptions,
     EvalResult,
+    decode_png,
     part_l1,
     region_metrics,
     resample_atlas,
@@ -42,11 +44,14 @@ __all__ = [
     "TEXTURE_BRANCHES",
     "EvalOptions",
     "EvalResult",
+    "RenderedCase",
+    "decode_png",
     "evaluate",
     "evaluate_renders",
     "part_l1",
     "region_metrics",
     "render_run_tests",
+    "rendered_cases",
     "resample_atlas",
     "studio_atlases_url",
     "summarize",

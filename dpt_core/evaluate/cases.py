@@ -21,9 +21,9 @@ from dpt_core.evaluate.scores import (
     EvalOptions,
     _Atlases,
     _cell,
-    _decode_png,
     _to_u8_hw3,
     _to_unit,
+    decode_png,
     part_l1,
     region_metrics,
 )
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class _Case:
+class RenderedCase:
     """One rendered sample with its decoded inputs; ``target`` is None without ground truth."""
 
     meta: dict
@@ -61,7 +61,7 @@ def _sample(key: str, images: dict, iuvs: dict, size: int, n: int) -> Sample | N
     return decode_sample(key, {**images[key], "iuv.png": iuvs[key]["iuv.png"]}, size, n)
 
 
-def _cases(render_url: str, info: dict) -> Iterator[_Case]:
+def rendered_cases(render_url: str, info: dict) -> Iterator[RenderedCase]:
     """Every rendered sample of the set, shard by shard, with its decoded inputs."""
     sources, bank = render.input_indexes(render.RenderJob(**_job_fields(info)))
     size, n = info["image_size"], info["atlas_n"]
@@ -86,7 +86,7 @@ def _cases(render_url: str, info: dict) -> Iterator[_Case]:
             target = _sample(t, images, iuvs, size, n) if same_person else None
             target_iuv = render.decode_target_iuv(t, target_iuvs[t]["iuv.png"], size)
             meta = {c: row[c] for c in ("key", "source_key", "target_key", "person_id")}
-            yield _Case(meta, rendered, source, target, target_iuv)
+            yield RenderedCase(meta, rendered, source, target, target_iuv)
 
 
 def _job_fields(info: dict) -> dict:
@@ -103,7 +103,7 @@ class _Scorer:
         self.lpips = load_lpips(options.weights)
         self.notes: dict[str, str] = {}
 
-    def image_rows(self, cases: list[_Case]) -> list[dict]:
+    def image_rows(self, cases: list[RenderedCase]) -> list[dict]:
         cases = [c for c in cases if c.target is not None]
         if not cases:
             return []
@@ -114,7 +114,7 @@ class _Scorer:
         for branch, ext in IMAGE_BRANCHES.items():
             if ext not in cases[0].rendered:
                 continue
-            pred = torch.from_numpy(np.stack([_decode_png(c.rendered[ext]) for c in cases]))
+            pred = torch.from_numpy(np.stack([decode_png(c.rendered[ext]) for c in cases]))
             pred_unit = pred.permute(0, 3, 1, 2).float() / 255.0
             cells = compute_image_metrics_batch(
                 pred_unit, target_unit, mask, lpips_model=self.lpips
@@ -132,7 +132,7 @@ class _Scorer:
                 rows.append(row)
         return rows
 
-    def texture_rows(self, cases: list[_Case]) -> list[dict]:
+    def texture_rows(self, cases: list[RenderedCase]) -> list[dict]:
         rows = []
         for case in cases:
             truth = self.atlases.get(case.meta["person_id"])
@@ -142,7 +142,7 @@ class _Scorer:
             iuv_hw3 = case.source.iuv.permute(1, 2, 0).numpy()
             partial, seen = scatter(_to_u8_hw3(case.source.image), iuv_hw3, self.n)
             fills = (
-                _decode_png(case.rendered["tex.png"]),
+                decode_png(case.rendered["tex.png"]),
                 mean_part_colour_fill(partial, seen, self.n),
                 nearest_visible_fill(partial, seen, self.n),
                 mirrored_part_fill(partial, seen, self.n),
@@ -160,7 +160,7 @@ class _Scorer:
         return rows
 
 
-def _grid_row(case: _Case) -> dict:
+def _grid_row(case: RenderedCase) -> dict:
     """PNG bytes of the report's grid columns for one case (None where absent)."""
     target = (
         _to_u8_hw3(case.target.image) if case.target is not None else iuv_to_rgb(case.target_iuv)

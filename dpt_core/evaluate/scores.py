@@ -174,7 +174,8 @@ def _to_u8_hw3(image_3hw: torch.Tensor) -> np.ndarray:
     return _to_u8(image_3hw).permute(1, 2, 0).numpy()
 
 
-def _decode_png(data: bytes) -> np.ndarray:
+def decode_png(data: bytes) -> np.ndarray:
+    """A render shard's PNG member as (H, W, 3) uint8 RGB; ValueError when it is corrupt."""
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError("corrupt PNG member in the render shard")

@@ -14,7 +14,7 @@ import yaml
 from dpt_core import render, storage
 from dpt_core.data import shards
 from dpt_core.evaluate import report
-from dpt_core.evaluate.cases import _cases, _grid_row, _Scorer
+from dpt_core.evaluate.cases import _grid_row, _Scorer, rendered_cases
 from dpt_core.evaluate.contact_sheet import contact_sheet_png
 from dpt_core.evaluate.scores import (
     ID_COLUMNS,
@@ -61,7 +61,7 @@ def evaluate_renders(render_url: str, options: EvalOptions | None = None) -> Eva
     atlases_url = options.atlases_url or studio_atlases_url(info["root_url"], info["dataset"])
     scorer = _Scorer(info, options, _Atlases(atlases_url, info["atlas_n"]))
     rows, grid = [], []
-    for batch in shards.batched(_cases(render_url, info), options.batch_size):
+    for batch in shards.batched(rendered_cases(render_url, info), options.batch_size):
         rows += scorer.image_rows(batch) + scorer.texture_rows(batch)
         grid += [_grid_row(c) for c in batch[: max(options.grid - len(grid), 0)]]
     if atlases_url is None:
