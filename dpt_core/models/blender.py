@@ -7,6 +7,7 @@ residual blocks and a 3×3 head give a warp logit, a 3-channel correction and, w
 ``copy_source``, a source logit::
 
     alpha    = min(1, (1 + warp_slack) · sigmoid(warp logit)) · target body mask   (I > 0)
+               (with body="warped": the target body mask itself)
     plate    = the source image, its person hole filled by push-pull from around it
     share    = sigmoid(source logit) · (1 - target person hole)
     off_body = share · plate + (1 - share) · (predicted + correction)
@@ -82,6 +83,7 @@ class Blender(nn.Module):
         copy_source: bool = True,
         copy_margin: float = 1 / 32,
         warp_slack: float = 0.0,
+        body: str = "learned",
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels
@@ -92,6 +94,9 @@ class Blender(nn.Module):
         self.copy_source = copy_source
         self.copy_margin = copy_margin
         self.warp_slack = warp_slack
+        if body not in ("learned", "warped"):
+            raise ValueError(f"body: 'learned' or 'warped', got {body!r}")
+        self.body_rule = body
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
         in_channels += 4 if copy_source else 0  # the plate and the source's person hole
         self.body = nn.Sequential(
@@ -124,6 +129,7 @@ class Blender(nn.Module):
             b.copy_source,
             b.copy_margin,
             b.warp_slack,
+            b.body,
         )
 
     def forward(
@@ -158,7 +164,10 @@ class Blender(nn.Module):
             inputs += [plate, hole]
         head = self.head(self.body(torch.cat(inputs, dim=1)))
         logit, correction = head[:, :1], head[:, 1:4]
-        alpha = clamp_through((1.0 + self.warp_slack) * torch.sigmoid(logit), 0.0, 1.0) * mask
+        if self.body_rule == "warped":
+            alpha = mask
+        else:
+            alpha = clamp_through((1.0 + self.warp_slack) * torch.sigmoid(logit), 0.0, 1.0) * mask
         off_body = predicted_bchw + correction if self.correction == "predicted" else predicted_bchw
         if self.copy_source:
             # never where the target person may be (body, hair and loose clothing around it)

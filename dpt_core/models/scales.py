@@ -75,6 +75,9 @@ class BlenderScale(_Frozen):
     # alpha = min(1, (1 + warp_slack)·sigmoid(logit)): > 0 lets the body be exactly the warped
     # image; 0 (checkpoints before this field) keeps alpha below 1
     warp_slack: float = Field(default=0.0, ge=0.0)
+    # "learned": alpha on the body comes from the warp logit; "warped": alpha is 1 on the body,
+    # the blend is exactly the warped image there (the logit is unused)
+    body: Literal["learned", "warped"] = "learned"
 
 
 class DiscriminatorScale(_Frozen):

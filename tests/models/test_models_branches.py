@@ -240,6 +240,26 @@ def test_warp_slack_lets_the_body_be_exactly_the_warped_image(
     assert torch.allclose(low.alpha, 0.505 * body)  # below the bound: (1 + slack)·sigmoid
 
 
+def test_blender_body_warped_keeps_the_warped_surface_and_learns_the_rest(
+    tiny, image_factory, iuv_factory
+) -> None:
+    blender = _blender(tiny, body="warped")
+    blender.head.bias.data[0] = -50.0  # a logit that would give the body to the predicted image
+    predicted, warped = image_factory(2, 64, 3) * 0.5, image_factory(2, 64, 4) * 0.5
+    source, iuv, src_iuv = image_factory(2, 64, 6), iuv_factory(2, 64, 5), iuv_factory(2, 64, 7)
+    feats = torch.randn(2, 5, 64, 64), torch.randn(2, 2, 64, 64)
+    out = blender(predicted, feats[0], warped, feats[1], iuv, source, src_iuv)
+    body = body_mask(iuv)
+    assert torch.equal(out.alpha, body)
+    on_body = body.bool().expand_as(warped)
+    assert torch.equal(out.image[on_body], warped[on_body])
+    ((out.image - warped.flip(0)) ** 2).sum().backward()
+    assert blender.head.bias.grad[0] == 0  # the warp logit is unused ...
+    assert blender.head.bias.grad[1:].abs().sum() > 0  # ... the correction and plate share learn
+    with pytest.raises(ValueError, match="body"):
+        _blender(tiny, body="mixed")
+
+
 def test_blender_correction_refines_only_the_predicted_share(
     tiny, image_factory, iuv_factory
 ) -> None:
