@@ -46,6 +46,12 @@ def parts_to_atlas(parts_bpcnn: torch.Tensor) -> torch.Tensor:
 PARTNER = tuple(MIRROR_PART.get(p, 3 - p if p <= 2 else p) - 1 for p in range(1, N_PARTS + 1))
 """Index (part - 1) of every part's partner tile: its mirror, or the other torso half."""
 
+SPAN_POWER = 8.0
+"""``span_fill``'s weighting of a row against a column: span ** -power (the shorter span wins
+more the higher it is). Powers 1, 2, 4, 8 and 16 gave L1 0.0690, 0.0665, 0.0649, 0.0645 and
+0.0645 (push-pull 0.0737) on the background that the source person hid and the target's does not,
+over the 48 cases of the validation split (issue #19 in ``benchmarks/RESULTS.md``)."""
+
 _HALVES = sorted(OTHER_HALF_PART)
 _OTHER_HALVES = [OTHER_HALF_PART[p] for p in _HALVES]
 
@@ -104,3 +110,41 @@ def strip_fill_parts(parts: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     fill = fill.clone()
     fill[:, own] = torch.where(use, row_mean, fill[:, own])
     return fill
+
+
+def _row_span(rgb: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Along the last axis: (fill, span) where every pixel is interpolated linearly between the
+    nearest known pixels left and right of it (one side only: that side's colour, span twice its
+    distance); span is +inf where the row has no known pixel."""
+    w = rgb.shape[-1]
+    x = torch.arange(w, device=rgb.device).expand_as(known)
+    left = torch.where(known, x, -1).cummax(-1).values
+    right = torch.where(known, x, w).flip(-1).cummin(-1).values.flip(-1)
+    has_l, has_r = left >= 0, right < w
+    lv = rgb.gather(-1, left.clamp(0, w - 1).expand_as(rgb))
+    rv = rgb.gather(-1, right.clamp(0, w - 1).expand_as(rgb))
+    both = has_l & has_r
+    t = torch.where(both, (x - left) / (right - left).clamp_min(1), 0.0)
+    fill = torch.where(both, (1 - t) * lv + t * rv, torch.where(has_l, lv, rv))
+    one_side = torch.where(has_l, 2 * (x - left), 2 * (right - x)).to(rgb.dtype)
+    span = torch.where(both, (right - left).to(rgb.dtype), one_side)
+    return fill, torch.where(has_l | has_r, span, torch.inf)
+
+
+def span_fill(rgb: torch.Tensor, vis: torch.Tensor, power: float = SPAN_POWER) -> torch.Tensor:
+    """(N, C, H, W) colours and (N, 1, H, W) 0/1 weights -> (N, C, H, W): every pixel with
+    weight 0 takes the linear interpolation between the nearest weight-1 pixels of its row and
+    of its column, the two weighted by span ** -``power`` (a tall hole is filled from its sides,
+    a wide one from above and below, so a horizon or a hem line runs on through it); pixels with
+    no weight-1 pixel in their row or column take the mean of the image's weight-1 pixels.
+    Weight-1 pixels keep their colour."""
+    known = vis > 0.5
+    row, row_span = _row_span(rgb, known)
+    col, col_span = (t.transpose(-1, -2) for t in _row_span(rgb.transpose(-1, -2), known.mT))
+    w_row, w_col = row_span.pow(-power), col_span.pow(-power)  # 0: nothing known that way
+    total = w_row + w_col
+    fill = (w_row * row + w_col * col) / total.clamp_min(1e-30)
+    known_f = known.to(rgb.dtype)
+    mean = (rgb * known_f).sum((-1, -2), keepdim=True) / known_f.sum((-1, -2), keepdim=True)
+    fill = torch.where(total > 0, fill, mean.nan_to_num(0.0))
+    return torch.where(known, rgb, fill)

@@ -8,7 +8,7 @@ residual blocks and a 3×3 head give a warp logit, a 3-channel correction and, w
 
     alpha    = min(1, (1 + warp_slack) · sigmoid(warp logit)) · target body mask   (I > 0)
                (with body="warped": the target body mask itself)
-    plate    = the source image, its person hole filled by push-pull from around it
+    plate    = the source image, its person hole filled from around it (``plate_fill``)
     share    = sigmoid(source logit) · (1 - target person hole)
     off_body = share · plate + (1 - share) · (predicted + correction)
     image    = clamp(alpha · warped + (1 - alpha) · off_body, -1, 1)
@@ -56,9 +56,10 @@ from dpt_core.models.blocks import (
     person_hole,
 )
 from dpt_core.models.scales import ModelScale
-from dpt_core.texture_fill import push_pull
+from dpt_core.texture_fill import push_pull, span_fill
 
 SOURCE_PRIOR = 2.0  # initial source logit off the target person: 0.88 of the plate
+PLATE_FILLS = {"push_pull": push_pull, "span": span_fill}  # scale.blender.plate_fill
 
 
 class BlendOutput(NamedTuple):
@@ -84,6 +85,7 @@ class Blender(nn.Module):
         copy_margin: float = 1 / 32,
         warp_slack: float = 0.0,
         body: str = "learned",
+        plate_fill: str = "push_pull",
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels
@@ -97,6 +99,9 @@ class Blender(nn.Module):
         if body not in ("learned", "warped"):
             raise ValueError(f"body: 'learned' or 'warped', got {body!r}")
         self.body_rule = body
+        if plate_fill not in PLATE_FILLS:
+            raise ValueError(f"plate_fill: one of {sorted(PLATE_FILLS)}, got {plate_fill!r}")
+        self.plate_fill = PLATE_FILLS[plate_fill]
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
         in_channels += 4 if copy_source else 0  # the plate and the source's person hole
         self.body = nn.Sequential(
@@ -130,6 +135,7 @@ class Blender(nn.Module):
             b.copy_margin,
             b.warp_slack,
             b.body,
+            b.plate_fill,
         )
 
     def forward(
@@ -160,7 +166,7 @@ class Blender(nn.Module):
             check_bchw("source_bchw", source_bchw, channels=3, like=predicted_bchw)
             check_bchw("source_iuv_b3hw", source_iuv_b3hw, channels=3, like=predicted_bchw)
             hole = person_hole(source_iuv_b3hw, self.copy_margin)
-            plate = push_pull(source_bchw, 1.0 - hole)  # the source's background, hole filled
+            plate = self.plate_fill(source_bchw, 1.0 - hole)  # the source's background, filled
             inputs += [plate, hole]
         head = self.head(self.body(torch.cat(inputs, dim=1)))
         logit, correction = head[:, :1], head[:, 1:4]

@@ -78,6 +78,9 @@ class BlenderScale(_Frozen):
     # "learned": alpha on the body comes from the warp logit; "warped": alpha is 1 on the body,
     # the blend is exactly the warped image there (the logit is unused)
     body: Literal["learned", "warped"] = "learned"
+    # how the plate fills the source's person hole: "push_pull" (a smooth pyramid fill,
+    # checkpoints before this field) or "span" (rows and columns interpolated across the hole)
+    plate_fill: Literal["push_pull", "span"] = "push_pull"
 
 
 class DiscriminatorScale(_Frozen):

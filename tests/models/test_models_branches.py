@@ -23,7 +23,7 @@ from dpt_core.models import (
 )
 from dpt_core.models.blocks import clamp_image, person_hole
 from dpt_core.models.inpainter import HINT_CHANNELS, part_hints
-from dpt_core.texture_fill import push_pull, strip_fill_parts
+from dpt_core.texture_fill import push_pull, span_fill, strip_fill_parts
 from dpt_core.train.checkpoint import load_generator, rng_state, save_checkpoint
 
 
@@ -275,10 +275,11 @@ def test_blender_correction_refines_only_the_predicted_share(
     assert torch.allclose(out.image[~body], corrected[~body], atol=1e-6)
 
 
+@pytest.mark.parametrize("plate_fill", ["push_pull", "span"])
 def test_blender_copies_the_source_background_never_a_person(
-    tiny, image_factory, iuv_factory
+    tiny, image_factory, iuv_factory, plate_fill
 ) -> None:
-    blender = _blender(tiny)  # the shipped default: copy_source
+    blender = _blender(tiny, plate_fill=plate_fill)  # copy_source: on by default
     predicted = image_factory(2, 64, 3) * 0.5
     warped = image_factory(2, 64, 4) * 0.5
     source, source_iuv, iuv = image_factory(2, 64, 6), iuv_factory(2, 64, 7), iuv_factory(2, 64, 5)
@@ -288,7 +289,8 @@ def test_blender_copies_the_source_background_never_a_person(
     target_hole = person_hole(iuv).bool().expand_as(warped)
     off_body = (1 - body_mask(iuv)).bool().expand_as(warped)
     # the plate: the source outside its person, inside it filled from around it
-    plate = push_pull(source, 1.0 - person_hole(source_iuv))
+    fill = {"push_pull": push_pull, "span": span_fill}[plate_fill]
+    plate = fill(source, 1.0 - person_hole(source_iuv))
     assert torch.equal(plate[~source_hole], source[~source_hole])
     person_colours = source[source_hole].unique()
     assert not torch.isin(plate[source_hole], person_colours).all()
@@ -301,6 +303,8 @@ def test_blender_copies_the_source_background_never_a_person(
     assert torch.allclose(out.image[band], predicted[band], atol=1e-6)
     with pytest.raises(ValueError, match="required with copy_source"):
         blender(predicted, feats[0], warped, feats[1], iuv)
+    with pytest.raises(ValueError, match="plate_fill"):
+        _blender(tiny, plate_fill="blur")
 
 
 def test_full_generator_shapes(tiny, tiny_batch) -> None:
