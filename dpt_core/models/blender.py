@@ -10,6 +10,8 @@ residual blocks and a 3×3 head give a warp logit, a 3-channel correction and, w
                (with body="warped": the target body mask itself)
     plate    = the source image, its person hole filled from around it (``plate_fill``)
     share    = sigmoid(source logit) · (1 - target person hole)
+               + sigmoid(source logit - shift) · (target person hole - target body mask)
+               (the second term only with ``hole_share`` > 0, its start share there)
     off_body = share · plate + (1 - share) · (predicted + correction)
     image    = clamp(alpha · warped + (1 - alpha) · off_body, -1, 1)
 
@@ -39,6 +41,7 @@ measured on the validation split (``benchmarks/ablation.py --validation``, issue
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -86,6 +89,7 @@ class Blender(nn.Module):
         warp_slack: float = 0.0,
         body: str = "learned",
         plate_fill: str = "push_pull",
+        hole_share: float = 0.0,
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels
@@ -102,6 +106,9 @@ class Blender(nn.Module):
         if plate_fill not in PLATE_FILLS:
             raise ValueError(f"plate_fill: one of {sorted(PLATE_FILLS)}, got {plate_fill!r}")
         self.plate_fill = PLATE_FILLS[plate_fill]
+        if not 0.0 <= hole_share < 1.0:
+            raise ValueError(f"hole_share: in [0, 1), got {hole_share}")
+        self.hole_share = hole_share
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
         in_channels += 4 if copy_source else 0  # the plate and the source's person hole
         self.body = nn.Sequential(
@@ -136,6 +143,7 @@ class Blender(nn.Module):
             b.warp_slack,
             b.body,
             b.plate_fill,
+            b.hole_share,
         )
 
     def forward(
@@ -176,10 +184,11 @@ class Blender(nn.Module):
             alpha = clamp_through((1.0 + self.warp_slack) * torch.sigmoid(logit), 0.0, 1.0) * mask
         off_body = predicted_bchw + correction if self.correction == "predicted" else predicted_bchw
         if self.copy_source:
-            # never where the target person may be (body, hair and loose clothing around it)
-            share = torch.sigmoid(head[:, 4:5]) * (
-                1.0 - person_hole(target_iuv_b3hw, self.copy_margin)
-            )
+            target_hole = person_hole(target_iuv_b3hw, self.copy_margin)
+            share = torch.sigmoid(head[:, 4:5]) * (1.0 - target_hole)
+            if self.hole_share > 0:  # the target's hole off its body: a learned share from there
+                shift = SOURCE_PRIOR - math.log(self.hole_share / (1.0 - self.hole_share))
+                share = share + torch.sigmoid(head[:, 4:5] - shift) * (target_hole - mask)
             off_body = share * plate + (1.0 - share) * off_body
         blended = alpha * warped_bchw + (1.0 - alpha) * off_body
         if self.correction == "everywhere":

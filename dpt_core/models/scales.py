@@ -81,6 +81,9 @@ class BlenderScale(_Frozen):
     # how the plate fills the source's person hole: "push_pull" (a smooth pyramid fill,
     # checkpoints before this field) or "span" (rows and columns interpolated across the hole)
     plate_fill: Literal["push_pull", "span"] = "push_pull"
+    # the plate's start share inside the target's person hole off its body (learned from there);
+    # 0 (checkpoints before this field): never there
+    hole_share: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
 class DiscriminatorScale(_Frozen):

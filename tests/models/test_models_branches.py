@@ -307,6 +307,25 @@ def test_blender_copies_the_source_background_never_a_person(
         _blender(tiny, plate_fill="blur")
 
 
+def test_blender_hole_share_starts_small_inside_the_target_hole(
+    tiny, image_factory, iuv_factory
+) -> None:
+    blender = _blender(tiny, hole_share=0.12)
+    predicted, warped = image_factory(2, 64, 3) * 0.5, image_factory(2, 64, 4) * 0.5
+    source, source_iuv, iuv = image_factory(2, 64, 6), iuv_factory(2, 64, 7), iuv_factory(2, 64, 5)
+    feats = torch.randn(2, 5, 64, 64), torch.randn(2, 2, 64, 64)
+    out = blender(predicted, feats[0], warped, feats[1], iuv, source, source_iuv)
+    plate = push_pull(source, 1.0 - person_hole(source_iuv))
+    target_hole = person_hole(iuv).bool().expand_as(warped)
+    off_body = (1 - body_mask(iuv)).bool().expand_as(warped)
+    band, background = off_body & target_hole, off_body & ~target_hole
+    for where, share in ((band, 0.12), (background, float(torch.sigmoid(torch.tensor(2.0))))):
+        expected = share * plate + (1 - share) * predicted
+        assert torch.allclose(out.image[where], expected[where], atol=1e-5)
+    with pytest.raises(ValueError, match="hole_share"):
+        _blender(tiny, hole_share=1.0)
+
+
 def test_full_generator_shapes(tiny, tiny_batch) -> None:
     net = DensePoseTransfer.from_config("tiny")
     out = net(*tiny_batch)
