@@ -232,7 +232,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--inpainter-steps", type=int, default=400)
     parser.add_argument("--predictive-steps", type=int, default=300)
-    parser.add_argument("--blending-steps", type=int, default=150)
+    parser.add_argument("--blending-steps", type=int, default=900)
     parser.add_argument("--identities", type=int, default=40)
     parser.add_argument("--poses", type=int, default=6)
     parser.add_argument("--views", type=int, default=4)
