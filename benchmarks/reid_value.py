@@ -8,7 +8,7 @@
    training persons and ``--test-ids`` query/gallery persons (disjoint), ``--poses`` poses
    seen by ``--views`` cameras, per-image backgrounds, detector-like 128 × 64 crops.
 2. The generator (``--generator``): by default seed 0 of the issue-#19 ablation (the demo
-   recipe at 400 + 300 + 150 steps on 32 studio persons, ``data/bench/reid-generator``, trained
+   recipe at 400 + 300 + 900 steps on 32 studio persons, ``data/bench/reid-generator``, trained
    here when missing); ``demo`` takes ``make demo``'s run instead. Either was trained on studio
    persons of another seed than the benchmark's (checked).
 3. ``dpt reid-augment`` (the real command, in a subprocess) renders every training person in
@@ -94,8 +94,8 @@ def named_generator(run_url: str, studio: str) -> tuple[str, int]:
 
 def ablation_generator() -> tuple[str, int]:
     """(run folder, studio seed): seed 0 of the issue-#19 ablation (``benchmarks/ablation.py
-    --scale demo --seeds 0``: the demo recipe, 400 + 300 + 150 steps on 32 studio persons of
-    seed 0), trained here into ``data/bench/reid-generator`` when missing (about 6 minutes)."""
+    --scale demo --seeds 0``: the demo recipe, 400 + 300 + 900 steps on 32 studio persons of
+    seed 0), trained here into ``data/bench/reid-generator`` when missing (about 9 minutes)."""
     run_url = ABLATION_WORK / "root" / "runs" / "ablation-seed0"
     if not (run_url / "checkpoints" / "latest").is_file():
         print(f"[reid_value] no generator at {run_url}: training one (ablation seed 0)", flush=True)

@@ -21,6 +21,8 @@ network only has to learn what this fill gets wrong.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -46,11 +48,16 @@ def parts_to_atlas(parts_bpcnn: torch.Tensor) -> torch.Tensor:
 PARTNER = tuple(MIRROR_PART.get(p, 3 - p if p <= 2 else p) - 1 for p in range(1, N_PARTS + 1))
 """Index (part - 1) of every part's partner tile: its mirror, or the other torso half."""
 
-SPAN_POWER = 8.0
-"""``span_fill``'s weighting of a row against a column: span ** -power (the shorter span wins
-more the higher it is). Powers 1, 2, 4, 8 and 16 gave L1 0.0690, 0.0665, 0.0649, 0.0645 and
-0.0645 (push-pull 0.0737) on the background that the source person hid and the target's does not,
-over the 48 cases of the validation split (issue #19 in ``benchmarks/RESULTS.md``)."""
+SPAN_POWER = 4.0
+SPAN_AGREEMENT = 0.1
+"""``span_fill``'s weighting of a pixel's row against its column: span ** -SPAN_POWER ·
+exp(-(d / SPAN_AGREEMENT) ** 2), d the mean absolute colour difference of the two ends ([-1, 1]
+colours; 0.5 in place of the exponential where only one end is known), computed in logs so
+that two directions that both disagree still share by span. On the background that
+the source person hid and the target's does not, over the 48 cases of the validation split
+(issue #19 in ``benchmarks/RESULTS.md``), L1 0.0737 for push-pull; span weights alone 0.0690,
+0.0665, 0.0649, 0.0645 for powers 1, 2, 4, 8; with the agreement term 0.0596 (power 4, 0.1;
+0.0597-0.0629 for powers 2-8 and 0.05-0.4)."""
 
 _HALVES = sorted(OTHER_HALF_PART)
 _OTHER_HALVES = [OTHER_HALF_PART[p] for p in _HALVES]
@@ -113,9 +120,10 @@ def strip_fill_parts(parts: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
 
 
 def _row_span(rgb: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Along the last axis: (fill, span) where every pixel is interpolated linearly between the
-    nearest known pixels left and right of it (one side only: that side's colour, span twice its
-    distance); span is +inf where the row has no known pixel."""
+    """Along the last axis: (fill, log weight). Every pixel is interpolated linearly between
+    the nearest known pixels left and right of it (one side only: that side's colour, the span
+    twice its distance); log weight = -SPAN_POWER · log(span) - (d / SPAN_AGREEMENT) ** 2 with d
+    the two ends' mean absolute difference (log 0.5 for one end), -inf with no known pixel."""
     w = rgb.shape[-1]
     x = torch.arange(w, device=rgb.device).expand_as(known)
     left = torch.where(known, x, -1).cummax(-1).values
@@ -127,24 +135,27 @@ def _row_span(rgb: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, tor
     t = torch.where(both, (x - left) / (right - left).clamp_min(1), 0.0)
     fill = torch.where(both, (1 - t) * lv + t * rv, torch.where(has_l, lv, rv))
     one_side = torch.where(has_l, 2 * (x - left), 2 * (right - x)).to(rgb.dtype)
-    span = torch.where(both, (right - left).to(rgb.dtype), one_side)
-    return fill, torch.where(has_l | has_r, span, torch.inf)
+    span = torch.where(both, (right - left).to(rgb.dtype), one_side).clamp_min(1)
+    d = (lv - rv).abs().mean(1, keepdim=True)
+    agree = torch.where(both, -((d / SPAN_AGREEMENT) ** 2), math.log(0.5))
+    log_weight = -SPAN_POWER * span.log() + agree
+    return fill, torch.where(has_l | has_r, log_weight, -torch.inf)
 
 
-def span_fill(rgb: torch.Tensor, vis: torch.Tensor, power: float = SPAN_POWER) -> torch.Tensor:
+def span_fill(rgb: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) colours and (N, 1, H, W) 0/1 weights -> (N, C, H, W): every pixel with
     weight 0 takes the linear interpolation between the nearest weight-1 pixels of its row and
-    of its column, the two weighted by span ** -``power`` (a tall hole is filled from its sides,
-    a wide one from above and below, so a horizon or a hem line runs on through it); pixels with
-    no weight-1 pixel in their row or column take the mean of the image's weight-1 pixels.
-    Weight-1 pixels keep their colour."""
+    of its column, the two weighted by how short their span is and how well their two ends agree
+    (``SPAN_POWER``): a tall hole in a plain or horizontally striped backdrop is filled from its
+    sides, one in vertical stripes from above and below, so a horizon, a floor line or a stripe
+    runs on through it. Pixels with no weight-1 pixel in their row or column take the mean of
+    the image's weight-1 pixels. Weight-1 pixels keep their colour."""
     known = vis > 0.5
-    row, row_span = _row_span(rgb, known)
-    col, col_span = (t.transpose(-1, -2) for t in _row_span(rgb.transpose(-1, -2), known.mT))
-    w_row, w_col = row_span.pow(-power), col_span.pow(-power)  # 0: nothing known that way
-    total = w_row + w_col
-    fill = (w_row * row + w_col * col) / total.clamp_min(1e-30)
+    row, log_row = _row_span(rgb, known)
+    col, log_col = (t.transpose(-1, -2) for t in _row_span(rgb.transpose(-1, -2), known.mT))
+    w_row = torch.sigmoid(log_row - log_col)  # the row's share; NaN where neither knows
+    fill = w_row * row + (1 - w_row) * col
     known_f = known.to(rgb.dtype)
     mean = (rgb * known_f).sum((-1, -2), keepdim=True) / known_f.sum((-1, -2), keepdim=True)
-    fill = torch.where(total > 0, fill, mean.nan_to_num(0.0))
+    fill = torch.where(torch.isinf(log_row) & torch.isinf(log_col), mean.nan_to_num(0.0), fill)
     return torch.where(known, rgb, fill)

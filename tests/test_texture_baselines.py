@@ -106,32 +106,42 @@ def test_observed_atlas_is_the_mean_over_views_that_see_each_texel() -> None:
         metrics.observed_atlas([], N)
 
 
-def test_span_fill_interpolates_across_the_shorter_span_by_hand() -> None:
+def test_span_fill_interpolates_across_the_shorter_agreeing_span_by_hand() -> None:
+    import math
+
     import torch
 
-    from dpt_core.texture_fill import span_fill
+    from dpt_core.texture_fill import SPAN_AGREEMENT, SPAN_POWER, span_fill
 
-    # a tall hole (rows 0-4, columns 2-3) in a 5 × 6 image whose columns ramp 0, 1, 2, 3, 4, 5
+    # a tall hole (rows 0-4, columns 2-3) in a 5 × 6 image whose columns ramp 0, 1, 2, 3, 4, 5:
+    # no known pixel in its columns, so the row interpolates, whatever the hole held
     rgb = torch.arange(6.0).expand(1, 1, 5, 6).clone()
     vis = torch.ones(1, 1, 5, 6)
     vis[..., 2:4] = 0
-    rgb[..., 2:4] = -9.0  # whatever the hole held is not used
-    # every hole pixel: row span 3 (columns 1 -> 4), no known pixel in its column -> the row
-    filled = span_fill(rgb, vis)
-    torch.testing.assert_close(filled, torch.arange(6.0).expand(1, 1, 5, 6))
-    # a 1-pixel hole: row span 2 (0 -> 2), column span 2 (3 -> 5) weigh the same
+    rgb[..., 2:4] = -9.0
+    torch.testing.assert_close(span_fill(rgb, vis), torch.arange(6.0).expand(1, 1, 5, 6))
+    # a 1-pixel hole: row ends 1.0 / 1.05 (d = 0.05), column ends 3.0 / 3.0, both spans 2
     rgb = torch.zeros(1, 1, 7, 3)
-    rgb[0, 0, :, 0], rgb[0, 0, :, 2] = 1.0, 3.0  # row: (1 + 3) / 2 = 2
-    rgb[0, 0, 3, 1], rgb[0, 0, 5, 1] = 10.0, 20.0  # column: (10 + 20) / 2 = 15
+    rgb[0, 0, :, 0], rgb[0, 0, :, 2] = 1.0, 1.05
+    rgb[0, 0, 3, 1] = rgb[0, 0, 5, 1] = 3.0
     vis = torch.ones(1, 1, 7, 3)
     vis[0, 0, 4, 1] = 0
-    assert span_fill(rgb, vis)[0, 0, 4, 1] == pytest.approx((2.0 + 15.0) / 2)
-    # a span twice as long weighs 2 ** -power as much: hole at (4, 1) with (3, 1) unknown too
-    vis[0, 0, 3, 1] = 0  # column span 3 -> 5 becomes 2 -> 5: 3 against the row's 2
-    column = rgb[0, 0, 2, 1] + (rgb[0, 0, 5, 1] - rgb[0, 0, 2, 1]) * 2 / 3
-    w_row, w_col = 2.0**-8, 3.0**-8
-    expected = (w_row * 2.0 + w_col * float(column)) / (w_row + w_col)
-    assert span_fill(rgb, vis)[0, 0, 4, 1] == pytest.approx(expected, rel=1e-5)
+    w_row = 1 / (1 + math.exp((0.05 / SPAN_AGREEMENT) ** 2))  # same span: agreement decides
+    expected = w_row * 1.025 + (1 - w_row) * 3.0
+    assert float(span_fill(rgb, vis)[0, 0, 4, 1]) == pytest.approx(expected, rel=1e-5)
+    # equal agreement (both ends equal), spans 2 (row) and 3 (column): span ** -SPAN_POWER
+    rgb[0, 0, :, 2] = 1.0
+    rgb[0, 0, 2, 1] = 3.0
+    vis[0, 0, 3, 1] = 0
+    w_row = 2.0**-SPAN_POWER / (2.0**-SPAN_POWER + 3.0**-SPAN_POWER)
+    expected = w_row * 1.0 + (1 - w_row) * 3.0
+    assert float(span_fill(rgb, vis)[0, 0, 4, 1]) == pytest.approx(expected, rel=1e-5)
+    # vertical stripes, a wide hole: the row's ends differ, the column's agree -> the stripes
+    # run on through it (push-pull would blur them to grey)
+    stripes = (torch.arange(8) % 2).float().expand(1, 1, 6, 8).clone()
+    vis = torch.ones(1, 1, 6, 8)
+    vis[..., 2:4, 1:7] = 0
+    torch.testing.assert_close(span_fill(stripes.masked_fill(vis == 0, 0.5), vis), stripes)
     # nothing known in a pixel's row or column: the image's known mean; known pixels unchanged
     rgb, vis = torch.full((1, 1, 3, 3), 7.0), torch.zeros(1, 1, 3, 3)
     rgb[0, 0, 0, 0], rgb[0, 0, 1, 1] = 1.0, 3.0

@@ -35,9 +35,10 @@ measured on the validation split (``benchmarks/ablation.py --validation``, issue
   the source image itself is the best guess of the target's background, and where the source
   person hid it a fill from around it beats what the predictive branch paints there; the
   blender learns where to trust the plate (start: 0.88). ``plate_fill="span"`` (demo) fills
-  the hole along rows and columns, so a horizon or a floor line runs on through it; the
-  push-pull blur left a grey figure where the source had stood (validation L1 on that
-  background 0.0645 against 0.0737).
+  the hole along rows and columns, each weighted by how short it is and how well its two ends
+  agree, so a horizon, a floor line or a stripe runs on through it; the push-pull blur left a
+  grey figure where the source had stood (validation L1 on that background 0.0596 against
+  0.0737; ``texture_fill.span_fill``).
 - ``hole_share`` (off in every shipped scale): inside the target's person hole but off its
   body most pixels are background, and with no plate there the predicted image's colour cast
   draws a halo around the person. A learned share of the plate there from a small start removes
