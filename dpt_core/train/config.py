@@ -78,7 +78,7 @@ class StagesConfig(_Frozen):
 
     inpainter: InpainterStageConfig = InpainterStageConfig(steps=100, lr=1e-3)
     predictive: StageConfig = StageConfig(steps=100, lr=5e-4, batch_size=4)
-    blending: BlendingStageConfig = BlendingStageConfig(steps=100, batch_size=4, held_out_every=4)
+    blending: BlendingStageConfig = BlendingStageConfig(steps=300, batch_size=4, held_out_every=4)
 
 
 class TrainConfig(_Frozen):
