@@ -53,11 +53,10 @@ SPAN_AGREEMENT = 0.1
 """``span_fill``'s weighting of a pixel's row against its column: span ** -SPAN_POWER ·
 exp(-(d / SPAN_AGREEMENT) ** 2), d the mean absolute colour difference of the two ends ([-1, 1]
 colours; 0.5 in place of the exponential where only one end is known), computed in logs so
-that two directions that both disagree still share by span. On the background that
-the source person hid and the target's does not, over the 48 cases of the validation split
-(issue #19 in ``benchmarks/RESULTS.md``), L1 0.0737 for push-pull; span weights alone 0.0690,
-0.0665, 0.0649, 0.0645 for powers 1, 2, 4, 8; with the agreement term 0.0596 (power 4, 0.1;
-0.0597-0.0629 for powers 2-8 and 0.05-0.4)."""
+that two directions that both disagree still share by span. Chosen with
+``benchmarks/plate_fill.py`` on the validation split (issue #19 in ``benchmarks/RESULTS.md``):
+L1 on the background that the source person hid 0.0737 for push-pull, 0.0644-0.0663 for span
+weights alone, 0.0596 for these values (0.0596-0.0617 across powers 2-8 and scales 0.05-0.2)."""
 
 _HALVES = sorted(OTHER_HALF_PART)
 _OTHER_HALVES = [OTHER_HALF_PART[p] for p in _HALVES]
