@@ -41,7 +41,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3, help="warm runs; the best is reported")
     parser.add_argument("--no-dataset", action="store_true", help="skip generate_dataset timing")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 64 px, 8 samples, once")
     args = parser.parse_args()
+    if args.quick:
+        args.size, args.identities, args.poses, args.views, args.repeat = 64, 2, 2, 2, 1
 
     scenes = scene_grid(args.identities, args.poses, args.views, seed=0)
     result = {
