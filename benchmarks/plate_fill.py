@@ -13,6 +13,7 @@ the sources, target IUVs and targets of a render set; the model plays no part.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 
@@ -22,18 +23,6 @@ from _timing import format_table
 from dpt_core import render, texture_fill
 from dpt_core.evaluate import rendered_cases
 from dpt_core.models.blocks import person_hole
-
-
-def _span(power: float, agreement: float):
-    def fill(rgb: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-        saved = texture_fill.SPAN_POWER, texture_fill.SPAN_AGREEMENT
-        texture_fill.SPAN_POWER, texture_fill.SPAN_AGREEMENT = power, agreement
-        try:
-            return texture_fill.span_fill(rgb, vis)
-        finally:
-            texture_fill.SPAN_POWER, texture_fill.SPAN_AGREEMENT = saved
-
-    return fill
 
 
 def main() -> None:
@@ -46,7 +35,9 @@ def main() -> None:
     torch.set_num_threads(1)
     fills = {"push-pull": texture_fill.push_pull}
     for power, agreement in itertools.product(args.powers, args.agreements):
-        fills[f"span power {power:g}, agreement {agreement:g}"] = _span(power, agreement)
+        fills[f"span power {power:g}, agreement {agreement:g}"] = functools.partial(
+            texture_fill.span_fill, power=power, agreement=agreement
+        )
     errors, pixels = dict.fromkeys(fills, 0.0), 0.0
     for url in args.renders:
         for case in rendered_cases(url, render.read_render_info(url)):

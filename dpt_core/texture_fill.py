@@ -118,11 +118,13 @@ def strip_fill_parts(parts: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
     return fill
 
 
-def _row_span(rgb: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _row_span(
+    rgb: torch.Tensor, known: torch.Tensor, power: float, agreement: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Along the last axis: (fill, log weight). Every pixel is interpolated linearly between
     the nearest known pixels left and right of it (one side only: that side's colour, the span
-    twice its distance); log weight = -SPAN_POWER · log(span) - (d / SPAN_AGREEMENT) ** 2 with d
-    the two ends' mean absolute difference (log 0.5 for one end), -inf with no known pixel."""
+    twice its distance); log weight = -power · log(span) - (d / agreement) ** 2 with d the two
+    ends' mean absolute difference (log 0.5 for one end), -inf with no known pixel."""
     w = rgb.shape[-1]
     x = torch.arange(w, device=rgb.device).expand_as(known)
     left = torch.where(known, x, -1).cummax(-1).values
@@ -136,22 +138,30 @@ def _row_span(rgb: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor, tor
     one_side = torch.where(has_l, 2 * (x - left), 2 * (right - x)).to(rgb.dtype)
     span = torch.where(both, (right - left).to(rgb.dtype), one_side).clamp_min(1)
     d = (lv - rv).abs().mean(1, keepdim=True)
-    agree = torch.where(both, -((d / SPAN_AGREEMENT) ** 2), math.log(0.5))
-    log_weight = -SPAN_POWER * span.log() + agree
+    agree = torch.where(both, -((d / agreement) ** 2), math.log(0.5))
+    log_weight = -power * span.log() + agree
     return fill, torch.where(has_l | has_r, log_weight, -torch.inf)
 
 
-def span_fill(rgb: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+def span_fill(
+    rgb: torch.Tensor,
+    vis: torch.Tensor,
+    power: float = SPAN_POWER,
+    agreement: float = SPAN_AGREEMENT,
+) -> torch.Tensor:
     """(N, C, H, W) colours and (N, 1, H, W) 0/1 weights -> (N, C, H, W): every pixel with
     weight 0 takes the linear interpolation between the nearest weight-1 pixels of its row and
     of its column, the two weighted by how short their span is and how well their two ends agree
-    (``SPAN_POWER``): a tall hole in a plain or horizontally striped backdrop is filled from its
-    sides, one in vertical stripes from above and below, so a horizon, a floor line or a stripe
-    runs on through it. Pixels with no weight-1 pixel in their row or column take the mean of
-    the image's weight-1 pixels. Weight-1 pixels keep their colour."""
+    (``power``, ``agreement``: see ``SPAN_POWER``): a tall hole in a plain or horizontally
+    striped backdrop is filled from its sides, one in vertical stripes from above and below, so
+    a horizon, a floor line or a stripe runs on through it. Pixels with no weight-1 pixel in
+    their row or column take the mean of the image's weight-1 pixels. Weight-1 pixels keep
+    their colour."""
     known = vis > 0.5
-    row, log_row = _row_span(rgb, known)
-    col, log_col = (t.transpose(-1, -2) for t in _row_span(rgb.transpose(-1, -2), known.mT))
+    row, log_row = _row_span(rgb, known, power, agreement)
+    col, log_col = (
+        t.transpose(-1, -2) for t in _row_span(rgb.transpose(-1, -2), known.mT, power, agreement)
+    )
     w_row = torch.sigmoid(log_row - log_col)  # the row's share; NaN where neither knows
     fill = w_row * row + (1 - w_row) * col
     known_f = known.to(rgb.dtype)

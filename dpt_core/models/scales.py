@@ -70,7 +70,7 @@ class BlenderScale(_Frozen):
     # photo shoot's background is pixel-aligned between poses); False in older checkpoints
     copy_source: bool = True
     # person hole: the body dilated by this share of the height (hair, loose clothes); the
-    # source's is filled in the plate, the target's never takes the plate
+    # source's is filled in the plate, the target's takes the plate only with hole_share > 0
     copy_margin: float = Field(default=1 / 32, ge=0.0, le=1.0)
     # alpha = min(1, (1 + warp_slack)·sigmoid(logit)): > 0 lets the body be exactly the warped
     # image; 0 (checkpoints before this field) keeps alpha below 1
