@@ -77,6 +77,23 @@ SOURCE_PRIOR = 2.0  # initial source logit off the target person: 0.88 of the pl
 PLATE_FILLS = {"push_pull": push_pull, "span": span_fill}  # scale.blender.plate_fill
 
 
+def source_hint(
+    source_bchw: torch.Tensor,
+    source_iuv_b3hw: torch.Tensor,
+    plate: torch.Tensor,
+    hole: torch.Tensor,
+) -> torch.Tensor:
+    """(B, 4, H, W), constant per image: the mean colour of the source's hair and loose clothing
+    (its person ``hole`` off the body, each pixel weighted by ``reach.presence``; 0 with none)
+    and the share of that ring they cover."""
+    ring = (hole - body_mask(source_iuv_b3hw)).clamp_min(0)
+    weight = presence(source_bchw, source_iuv_b3hw, plate, hole) * ring
+    mass = weight.sum((2, 3), keepdim=True)
+    colour = (source_bchw * weight).sum((2, 3), keepdim=True) / mass.clamp_min(1.0)
+    share = mass / ring.sum((2, 3), keepdim=True).clamp_min(1.0)
+    return torch.cat((colour, share), 1).expand(-1, -1, *source_bchw.shape[2:])
+
+
 class BlendOutput(NamedTuple):
     """``image``: (B, 3, H, W) in [-1, 1]; ``alpha``: (B, 1, H, W) weight of the warped image."""
 
@@ -104,6 +121,7 @@ class Blender(nn.Module):
         hole_share: float = 0.0,
         reach: float = 0.0,
         atlas_n: int = 32,
+        source_hint: bool = False,
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels
@@ -129,6 +147,8 @@ class Blender(nn.Module):
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
         in_channels += 4 if copy_source else 0  # the plate and the source's person hole
         in_channels += 4 if reach else 0  # the reached source and its presence
+        self.source_hint = source_hint
+        in_channels += 4 if source_hint else 0  # the source's hair/cloth colour and share
         self.body = nn.Sequential(
             conv_block(in_channels, width, norm=norm),
             *(ResBlock(width, norm=norm) for _ in range(n_res)),
@@ -167,6 +187,7 @@ class Blender(nn.Module):
             b.hole_share,
             b.reach,
             scale.atlas_n,
+            b.source_hint,
         )
 
     def forward(
@@ -191,9 +212,11 @@ class Blender(nn.Module):
         mask = body_mask(target_iuv_b3hw)
         inputs = [predicted_bchw, predicted_features, warped_bchw, warped_features,
                   iuv_to_input(target_iuv_b3hw), mask]  # fmt: skip
-        if self.copy_source or self.reach:
+        if self.copy_source or self.reach or self.source_hint:
             if source_bchw is None or source_iuv_b3hw is None:
-                raise ValueError("source_bchw, source_iuv_b3hw: required with copy_source, reach")
+                raise ValueError(
+                    "source_bchw, source_iuv_b3hw: required with copy_source, reach, source_hint"
+                )
             check_bchw("source_bchw", source_bchw, channels=3, like=predicted_bchw)
             check_bchw("source_iuv_b3hw", source_iuv_b3hw, channels=3, like=predicted_bchw)
             hole = person_hole(source_iuv_b3hw, self.copy_margin)
@@ -205,6 +228,8 @@ class Blender(nn.Module):
             carried = reach(torch.cat((source_bchw, there), 1), source_iuv_b3hw,
                             target_iuv_b3hw, self.atlas_n, self.copy_margin)  # fmt: skip
             inputs += [carried.image]
+        if self.source_hint:
+            inputs += [source_hint(source_bchw, source_iuv_b3hw, plate, hole)]
         head = self.head(self.body(torch.cat(inputs, dim=1)))
         logit, correction = head[:, :1], head[:, 1:4]
         if self.body_rule == "warped":

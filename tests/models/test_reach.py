@@ -87,7 +87,7 @@ def test_blender_reach_starts_at_its_share_on_the_target_ring(tiny, image_factor
     assert torch.allclose(out.image[rest], predicted[rest], atol=1e-6)  # no plate: copy_source off
     ((out.image - predicted.flip(-1)) ** 2).sum().backward()
     assert blender.head.bias.grad[-1] != 0  # the reach share learns
-    with pytest.raises(ValueError, match="required with copy_source, reach"):
+    with pytest.raises(ValueError, match="required with copy_source, reach, source_hint"):
         blender(predicted, feats[0], warped, feats[1], target_iuv)
     with pytest.raises(ValueError, match="reach"):
         _blender(tiny, reach=1.0)
