@@ -8,6 +8,7 @@ import torch
 from pydantic import ValidationError
 
 from dpt_core.models import Blender, body_mask
+from dpt_core.models.blender import source_hint
 from dpt_core.models.blocks import person_hole
 from dpt_core.models.reach import PRESENCE_SCALE, presence, reach
 from dpt_core.texture_fill import span_fill
@@ -93,3 +94,20 @@ def test_blender_reach_starts_at_its_share_on_the_target_ring(tiny, image_factor
         _blender(tiny, reach=1.0)
     with pytest.raises(ValidationError, match="reach"):
         tiny.blender.model_validate({**tiny.blender.model_dump(), "reach": -0.1})
+
+
+def test_source_hint_is_the_hair_colour_and_its_share_of_the_ring() -> None:
+    source, source_iuv = _source_with_hair(), _torso(20, 20)
+    hole = person_hole(source_iuv, 2 / SIZE)
+    hint = source_hint(source, source_iuv, span_fill(source, 1 - hole), hole)
+    assert hint.shape == (1, 4, SIZE, SIZE) and torch.equal(
+        hint, hint[:, :, :1, :1].expand_as(hint)
+    )
+    colour, share = hint[0, :3, 0, 0], float(hint[0, 3, 0, 0])
+    assert torch.allclose(colour, torch.tensor([-0.8, -0.8, 0.8]), atol=0.05)  # the blue line
+    ring = float((hole - body_mask(source_iuv)).sum())
+    assert share == pytest.approx(24 / ring, abs=0.02)  # 2 × 12 blue pixels of the ring
+    bare = torch.full_like(source, -0.2)
+    bare[0, :, 20:40, 20:32] = 0.8  # no hair: nothing differs from the plate in the ring
+    nothing = source_hint(bare, source_iuv, span_fill(bare, 1 - hole), hole)
+    assert nothing.abs().max() < 1e-5
