@@ -22,7 +22,6 @@ from _timing import format_table
 from dpt_core import render
 from dpt_core.evaluate import decode_png, rendered_cases
 from dpt_core.models.blocks import body_mask, person_hole
-from dpt_core.models.reach import reach
 
 IMAGES = {"predictive": "pred.png", "warped": "warp.png", "blended": "png"}
 
@@ -33,10 +32,8 @@ def _image(data: bytes) -> torch.Tensor:
 
 
 def split_errors(render_url: str, margin: float) -> dict[tuple[str, str], tuple[float, int]]:
-    """{(region, branch): (mean L1 on [0, 1], pixels)} over every scored sample; "reach" is
-    ``models.reach`` (the blender's input, not a branch), within the hole only."""
+    """{(region, branch): (mean L1 on [0, 1], pixels)} over every scored sample."""
     info = render.read_render_info(render_url)
-    n = info["atlas_n"]
     sums: dict[tuple[str, str], list[float]] = {}
     for case in rendered_cases(render_url, info):
         if case.target is None:
@@ -45,15 +42,9 @@ def split_errors(render_url: str, margin: float) -> dict[tuple[str, str], tuple[
         body, hole = body_mask(iuv)[0, 0] > 0.5, person_hole(iuv, margin)[0, 0] > 0.5
         band = (case.target.mask[0] > 0.5) & ~body
         truth = (case.target.image + 1) / 2
-        source = case.source
-        carried = reach(source.image[None], source.iuv[None].float(), iuv, n, margin).image[0]
-        images = {b: _image(case.rendered[m]) for b, m in IMAGES.items()}
-        images["reach"] = (carried + 1) / 2
         for region, where in (("within the hole", band & hole), ("beyond it", band & ~hole)):
-            for branch, image in images.items():
-                if branch == "reach" and region != "within the hole":
-                    continue
-                error = (image - truth).abs().mean(0)[where]
+            for branch, member in IMAGES.items():
+                error = (_image(case.rendered[member]) - truth).abs().mean(0)[where]
                 total = sums.setdefault((region, branch), [0.0, 0])
                 total[0] += float(error.sum())
                 total[1] += int(where.sum())

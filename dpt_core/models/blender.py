@@ -69,29 +69,11 @@ from dpt_core.models.blocks import (
     iuv_to_input,
     person_hole,
 )
-from dpt_core.models.reach import presence, reach
 from dpt_core.models.scales import ModelScale
 from dpt_core.texture_fill import push_pull, span_fill
 
 SOURCE_PRIOR = 2.0  # initial source logit off the target person: 0.88 of the plate
 PLATE_FILLS = {"push_pull": push_pull, "span": span_fill}  # scale.blender.plate_fill
-
-
-def source_hint(
-    source_bchw: torch.Tensor,
-    source_iuv_b3hw: torch.Tensor,
-    plate: torch.Tensor,
-    hole: torch.Tensor,
-) -> torch.Tensor:
-    """(B, 4, H, W), constant per image: the mean colour of the source's hair and loose clothing
-    (its person ``hole`` off the body, each pixel weighted by ``reach.presence``; 0 with none)
-    and the share of that ring they cover."""
-    ring = (hole - body_mask(source_iuv_b3hw)).clamp_min(0)
-    weight = presence(source_bchw, source_iuv_b3hw, plate, hole) * ring
-    mass = weight.sum((2, 3), keepdim=True)
-    colour = (source_bchw * weight).sum((2, 3), keepdim=True) / mass.clamp_min(1.0)
-    share = mass / ring.sum((2, 3), keepdim=True).clamp_min(1.0)
-    return torch.cat((colour, share), 1).expand(-1, -1, *source_bchw.shape[2:])
 
 
 class BlendOutput(NamedTuple):
@@ -119,9 +101,6 @@ class Blender(nn.Module):
         body: str = "learned",
         plate_fill: str = "push_pull",
         hole_share: float = 0.0,
-        reach: float = 0.0,
-        atlas_n: int = 32,
-        source_hint: bool = False,
     ) -> None:
         super().__init__()
         self.predicted_channels = predicted_channels
@@ -141,20 +120,13 @@ class Blender(nn.Module):
         if not 0.0 <= hole_share < 1.0:
             raise ValueError(f"hole_share: in [0, 1), got {hole_share}")
         self.hole_share = hole_share
-        if not 0.0 <= reach < 1.0:
-            raise ValueError(f"reach: in [0, 1), got {reach}")
-        self.reach, self.atlas_n = reach, atlas_n
         in_channels = 3 + predicted_channels + 3 + warped_channels + IUV_CHANNELS + 1
         in_channels += 4 if copy_source else 0  # the plate and the source's person hole
-        in_channels += 4 if reach else 0  # the reached source and its presence
-        self.source_hint = source_hint
-        in_channels += 4 if source_hint else 0  # the source's hair/cloth colour and share
         self.body = nn.Sequential(
             conv_block(in_channels, width, norm=norm),
             *(ResBlock(width, norm=norm) for _ in range(n_res)),
         )
-        # warp logit, correction, (source logit), (reach logit)
-        out_channels = 4 + bool(copy_source) + bool(reach)
+        out_channels = 5 if copy_source else 4  # warp logit, correction, (source logit)
         self.head = nn.Conv2d(width, out_channels, 3, padding=1, padding_mode="reflect")
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
@@ -162,8 +134,6 @@ class Blender(nn.Module):
             self.head.bias[0] = warp_prior
             if copy_source:
                 self.head.bias[4] = SOURCE_PRIOR
-            if reach:
-                self.head.bias[-1] = math.log(reach / (1.0 - reach))
 
     @classmethod
     def from_config(
@@ -185,9 +155,6 @@ class Blender(nn.Module):
             b.body,
             b.plate_fill,
             b.hole_share,
-            b.reach,
-            scale.atlas_n,
-            b.source_hint,
         )
 
     def forward(
@@ -212,24 +179,14 @@ class Blender(nn.Module):
         mask = body_mask(target_iuv_b3hw)
         inputs = [predicted_bchw, predicted_features, warped_bchw, warped_features,
                   iuv_to_input(target_iuv_b3hw), mask]  # fmt: skip
-        if self.copy_source or self.reach or self.source_hint:
+        if self.copy_source:
             if source_bchw is None or source_iuv_b3hw is None:
-                raise ValueError(
-                    "source_bchw, source_iuv_b3hw: required with copy_source, reach, source_hint"
-                )
+                raise ValueError("source_bchw, source_iuv_b3hw: required with copy_source")
             check_bchw("source_bchw", source_bchw, channels=3, like=predicted_bchw)
             check_bchw("source_iuv_b3hw", source_iuv_b3hw, channels=3, like=predicted_bchw)
             hole = person_hole(source_iuv_b3hw, self.copy_margin)
             plate = self.plate_fill(source_bchw, 1.0 - hole)  # the source's background, filled
-        if self.copy_source:
             inputs += [plate, hole]
-        if self.reach:
-            there = presence(source_bchw, source_iuv_b3hw, plate, hole)
-            carried = reach(torch.cat((source_bchw, there), 1), source_iuv_b3hw,
-                            target_iuv_b3hw, self.atlas_n, self.copy_margin)  # fmt: skip
-            inputs += [carried.image]
-        if self.source_hint:
-            inputs += [source_hint(source_bchw, source_iuv_b3hw, plate, hole)]
         head = self.head(self.body(torch.cat(inputs, dim=1)))
         logit, correction = head[:, :1], head[:, 1:4]
         if self.body_rule == "warped":
@@ -237,9 +194,6 @@ class Blender(nn.Module):
         else:
             alpha = clamp_through((1.0 + self.warp_slack) * torch.sigmoid(logit), 0.0, 1.0) * mask
         off_body = predicted_bchw + correction if self.correction == "predicted" else predicted_bchw
-        if self.reach:  # the target's hole off its body: a learned share of the reached source
-            share = torch.sigmoid(head[:, -1:]) * carried.where
-            off_body = share * carried.image[:, :3] + (1.0 - share) * off_body
         if self.copy_source:
             target_hole = person_hole(target_iuv_b3hw, self.copy_margin)
             share = torch.sigmoid(head[:, 4:5]) * (1.0 - target_hole)

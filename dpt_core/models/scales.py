@@ -84,11 +84,6 @@ class BlenderScale(_Frozen):
     # the plate's start share inside the target's person hole off its body (learned from there);
     # 0 (checkpoints before this field): never there
     hole_share: float = Field(default=0.0, ge=0.0, lt=1.0)
-    # the start share, inside the target's person hole off its body, of the source carried
-    # there along the body's flow (models.reach); 0 (checkpoints before this field): off
-    reach: float = Field(default=0.0, ge=0.0, lt=1.0)
-    # the source's hair/cloth mean colour and extent as inputs (models.blender.source_hint)
-    source_hint: bool = False
 
 
 class DiscriminatorScale(_Frozen):
