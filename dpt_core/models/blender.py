@@ -45,6 +45,13 @@ measured on the validation split (``benchmarks/ablation.py --validation``, issue
   most of it (validation, 900 blender steps: whole-image SSIM 0.771 → 0.798, L1 0.0331 →
   0.0286) but puts background on hair and loose clothing too (their L1 0.2144 → 0.2306): a
   choice between the whole image and the person, left to the user.
+- No normalisation, 32 channels at the demo scale (``norm="none"``, ``width=32``). Instance
+  norm takes each image's mean colour out of every feature map, so the correction could not
+  tell a predicted hair colour that matches the source from one that does not (the predictive
+  branch's head blob had the same cause, ``models.predictive``). Validation, 900 steps:
+  hair/cloth L1 0.2182 → 0.2035 without it, 0.1934 at twice the width (0.1975 at four times,
+  +200 s a seed); whole-image SSIM 0.7729 → 0.7766. Inputs tried on top and dropped: the source's
+  hair/cloth carried along the body's flow, and its mean colour (hair/cloth 0.2303, 0.2116).
 - What it is trained on is the training config's choice: with ``stages.blending.held_out_every``
   (the demo recipe) it learns on people the predictive branch never saw, so it sees that branch's
   error on new people rather than on the ones it memorised.

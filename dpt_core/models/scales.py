@@ -125,7 +125,7 @@ SCALES: dict[str, ModelScale] = {
         predictive=PredictiveScale(base_width=16, max_width=128, n_down=3, n_res=3, norm="none"),
         inpainter=InpainterScale(part_width=8, n_down=3, global_dim=128, feature_channels=8),
         # measured on the validation split (models.blender, issue #19 in benchmarks/RESULTS.md)
-        blender=BlenderScale(width=16, n_res=2, body="warped", plate_fill="span"),
+        blender=BlenderScale(width=32, n_res=2, norm="none", body="warped", plate_fill="span"),
         discriminator=DiscriminatorScale(width=32, n_layers=3),
     ),
     "paper": ModelScale(
