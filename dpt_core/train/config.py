@@ -46,6 +46,9 @@ class StageConfig(_Frozen):
     batch_size: int | None = Field(default=None, gt=0)
     # scale the gradient down to this global norm when larger (None: never); logged as grad_norm
     grad_clip: float | None = Field(default=None, gt=0)
+    # "constant": lr throughout; "cosine": lr · (1 + cos(π · t / steps)) / 2 at stage step t,
+    # so the weights the stage ends with are not those of its last few noisy batches
+    lr_schedule: Literal["constant", "cosine"] = "constant"
 
 
 class InpainterStageConfig(StageConfig):

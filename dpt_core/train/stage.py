@@ -208,6 +208,7 @@ class Trainer:
         for batch in loader:
             batch = to_device(batch, self.ctx.device)
             data_seconds = time.perf_counter() - waited
+            step_fn.schedule(self.step - first)
             losses = step_fn(batch)
             self.amp.scaler.update()
             self.step += 1

@@ -17,6 +17,8 @@ L1 on the target's person mask (always reported; optimised with weight ``losses.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -73,6 +75,15 @@ def image_losses(
     return losses, total
 
 
+def lr_factor(schedule: str, stage_step: int, steps: int) -> float:
+    """The share of a stage's lr at 0-based ``stage_step`` of ``steps`` under ``schedule``."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(stage_step, steps) / max(steps, 1)))
+    raise ValueError(f"lr_schedule: 'constant' or 'cosine', got {schedule!r}")
+
+
 def _adam(module: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
     return torch.optim.Adam(unwrap(module).parameters(), lr=lr, betas=betas)
 
@@ -98,6 +109,15 @@ class StageStep:
 
     def setup(self, discriminator: nn.Module | None, ctx: DistContext) -> None:
         raise NotImplementedError
+
+    def schedule(self, stage_step: int) -> None:
+        """Set every optimiser's lr for stage step ``stage_step`` (0-based) from the stage's
+        ``lr_schedule``; a function of the step alone, so a resumed run sets the same lr."""
+        factor = lr_factor(self.stage.lr_schedule, stage_step, self.stage.steps)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
+                group["lr"] = group["base_lr"] * factor
 
     def state_dict(self) -> dict:
         return {name: opt.state_dict() for name, opt in self.optimizers.items()}

@@ -21,7 +21,7 @@ from dpt_core.train.distributed import DistContext, state_digest
 from dpt_core.train.index import build_index
 from dpt_core.train.metrics_log import read_metrics
 from dpt_core.train.stage import Trainer
-from dpt_core.train.steps import Amp, BlendingStep
+from dpt_core.train.steps import Amp, BlendingStep, PredictiveStep, lr_factor
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "train"
 
@@ -218,3 +218,23 @@ def test_minimize_clips_the_gradient_norm_and_returns_it_unclipped() -> None:
         0.3
     )
     assert weight.detach().tolist() == pytest.approx([-0.6, -0.4, 0.0, 0.0])
+
+
+def test_cosine_schedule_decays_the_lr_to_zero_and_resumes_exactly(tiny_config) -> None:
+    assert [lr_factor("cosine", t, 4) for t in (0, 2, 4)] == pytest.approx([1.0, 0.5, 0.0])
+    assert lr_factor("constant", 3, 4) == 1.0
+    with pytest.raises(ValueError, match="lr_schedule"):
+        lr_factor("linear", 0, 4)
+    cosine = ("stages.predictive.lr_schedule=cosine", "stages.predictive.steps=4")
+    config = tiny_config(*cosine, "run=whole")
+    step = PredictiveStep(DensePoseTransfer.from_config(config.model_scale), None, config,
+                          DistContext(), None, Amp(torch.device("cpu"), enabled=False))  # fmt: skip
+    step.schedule(3)  # 0-based: the stage's last step trains at (1 + cos(3π/4)) / 2 of the lr
+    group = step.optimizers["predictive"].param_groups[0]
+    assert group["lr"] == pytest.approx(config.stages.predictive.lr * (1 - 2**-0.5) / 2)
+    whole = train(config)
+    parts = tiny_config(*cosine, "run=parts")
+    train(parts, stop_at=4)  # predictive steps 3-6: stopped after its second step
+    assert train(parts).digests == whole.digests
+    constant = train(tiny_config("stages.predictive.steps=4", "run=constant"))
+    assert constant.digests != whole.digests
