@@ -9,7 +9,8 @@ so a loss can be put on the correction or on the plate.
     .venv/bin/python benchmarks/hair_split.py \
         data/bench/ablation/root/renders/ablation-seed*/heldout
 
-L1 is on the [0, 1] scale of the evaluation's tables.
+L1 is on the [0, 1] scale of the evaluation's tables; "cast" is the mean signed error (rendered
+minus truth) per R, G, B channel on the same pixels: a colour the branch adds to every person.
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def _image(data: bytes) -> torch.Tensor:
     return torch.from_numpy(decode_png(data)).permute(2, 0, 1).float() / 255.0
 
 
-def split_errors(render_url: str, margin: float) -> dict[tuple[str, str], tuple[float, int]]:
-    """{(region, branch): (mean L1 on [0, 1], pixels)} over every scored sample."""
+def split_errors(
+    render_url: str, margin: float
+) -> dict[tuple[str, str], tuple[float, list[float], int]]:
+    """{(region, branch): (mean L1 on [0, 1], mean signed error per channel, pixels)} over every
+    scored sample."""
     info = render.read_render_info(render_url)
     sums: dict[tuple[str, str], list[float]] = {}
     for case in rendered_cases(render_url, info):
@@ -44,11 +48,12 @@ def split_errors(render_url: str, margin: float) -> dict[tuple[str, str], tuple[
         truth = (case.target.image + 1) / 2
         for region, where in (("within the hole", band & hole), ("beyond it", band & ~hole)):
             for branch, member in IMAGES.items():
-                error = (_image(case.rendered[member]) - truth).abs().mean(0)[where]
-                total = sums.setdefault((region, branch), [0.0, 0])
-                total[0] += float(error.sum())
-                total[1] += int(where.sum())
-    return {k: (s / max(n, 1), int(n)) for k, (s, n) in sums.items()}
+                signed = (_image(case.rendered[member]) - truth)[:, where]
+                total = sums.setdefault((region, branch), [0.0, torch.zeros(3), 0])
+                total[0] += float(signed.abs().mean(0).sum())
+                total[1] += signed.sum(1)
+                total[2] += int(where.sum())
+    return {k: (s / max(n, 1), (c / max(n, 1)).tolist(), int(n)) for k, (s, c, n) in sums.items()}
 
 
 def main() -> None:
@@ -58,9 +63,10 @@ def main() -> None:
     args = parser.parse_args()
     for url in args.renders:
         errors = split_errors(url, args.margin)
-        rows = [[region, branch, f"{l1:.4f}", n] for (region, branch), (l1, n) in errors.items()]
+        rows = [[region, branch, f"{l1:.4f}", " ".join(f"{c:+.3f}" for c in cast), n]
+                for (region, branch), (l1, cast, n) in errors.items()]  # fmt: skip
         print(url)
-        print(format_table(["hair/cloth pixels", "branch", "L1", "pixels"], rows))
+        print(format_table(["hair/cloth pixels", "branch", "L1", "cast R G B", "pixels"], rows))
 
 
 if __name__ == "__main__":
