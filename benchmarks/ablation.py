@@ -57,6 +57,7 @@ from dpt_core.models import get_scale
 from dpt_core.render import BRANCHES, RenderJob, render_pairs
 from dpt_core.studio import generate_dataset
 from dpt_core.studio.observed import write_observed_atlases
+from dpt_core.studio.stage import test_identities
 from dpt_core.train import load_config, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "train"
@@ -76,14 +77,21 @@ ISSUE_BASELINES = ("texture_mean_fill", "texture_nearest_fill", "texture_mirror_
 def prepare(root: str, studio: str, args: argparse.Namespace) -> dict:
     """Studio data, shards, studio IUVs and the held-out train/test pairs."""
     size = get_scale(args.scale).image_size
-    generate_dataset(studio, args.identities, args.poses, args.views, size=size, seed=0,
+    total = args.identities + args.extra_identities
+    generate_dataset(studio, total, args.poses, args.views, size=size, seed=0,
                      lit=args.lit, scenes="shoot")  # fmt: skip
     shard_dataset("studio", studio, root, "studio", ShardConfig(max_count=64))
     extract_dataset(root, "studio", ExtractOptions(source="studio"))
     table = read_dataset_manifest(root, "studio", ["key", "person_id", "split", "meta"])
-    rows = [{**r, **json.loads(r.pop("meta"))} for r in table.to_pylist()]
+    rows = fixed_split([{**r, **json.loads(r.pop("meta"))} for r in table.to_pylist()],
+                       args.identities)  # fmt: skip
     # both raise on any identity or pose leak
-    pairs = validation_pairs(rows) if args.validation else held_out_pairs(rows)
+    if args.validation:  # the people --identities alone would score, whatever is added
+        base = sorted({r["person_id"] for r in rows
+                       if r["split"] == "train" and r["identity"] < args.identities})  # fmt: skip
+        pairs = validation_pairs(rows, scored=base[::4])
+    else:
+        pairs = held_out_pairs(rows)
     for split, split_pairs in pairs.items():
         write_manifest(pairs_url(root, "studio", split),
                        pa.Table.from_pylist(split_pairs, PAIRS_SCHEMA))  # fmt: skip
@@ -96,6 +104,14 @@ def prepare(root: str, studio: str, args: argparse.Namespace) -> dict:
                            test_people, skip_poses=skip)  # fmt: skip
     return {"train_pairs": len(pairs["train"]), "test_pairs": len(pairs["test"]),
             "test_target_poses": targets, "test_people": sorted(test_people)}  # fmt: skip
+
+
+def fixed_split(rows: list[dict], identities: int) -> list[dict]:
+    """Sample rows with the test people of a studio of ``identities`` people (its last 20 %),
+    whatever was generated beyond them: every identity from ``identities`` on trains."""
+    first_test = identities - test_identities(identities)
+    test = range(first_test, identities)
+    return [{**r, "split": "test" if r["identity"] in test else "train"} for r in rows]
 
 
 def work_of(root: str) -> str:
@@ -234,6 +250,13 @@ def main() -> None:
     parser.add_argument("--predictive-steps", type=int, default=300)
     parser.add_argument("--blending-steps", type=int, default=900)
     parser.add_argument("--identities", type=int, default=40)
+    parser.add_argument(
+        "--extra-identities",
+        type=int,
+        default=0,
+        help="more studio people, all training: the test people (and, with --validation, "
+        "the scored people) stay those of --identities",
+    )
     parser.add_argument("--poses", type=int, default=6)
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--test-pairs", type=int, default=48)

@@ -74,11 +74,13 @@ def validation_pairs(
     poses: Collection[str] = HELD_OUT_POSES,
     every: int = 4,
     validation_poses: Collection[str] = VALIDATION_POSES,
+    scored: Collection[str] | None = None,
 ) -> dict[str, list[dict]]:
     """``{"train": [...], "test": [...]}`` for choosing a recipe, built like the test split
-    inside the training part: every ``every``-th training identity (sorted) is held out and
-    rendered into the held-out ``validation_poses`` (training poses all), from its other
-    training poses; the other training identities train without those poses. No test
+    inside the training part: every ``every``-th training identity (sorted; or the training
+    identities ``scored``, so that runs on different training sets score the same people) is
+    held out and rendered into the held-out ``validation_poses`` (training poses all), from its
+    other training poses; the other training identities train without those poses. No test
     identity and no pose of ``poses`` appears anywhere (ValueError otherwise, or when a split
     is empty)."""
     if set(poses) & set(validation_poses):
@@ -88,7 +90,11 @@ def validation_pairs(
     held = set(poses)
     inside = [r for r in rows if r["split"] == "train" and r["pose"] not in held]
     identities = sorted({r["person_id"] for r in inside})
-    scored = set(identities[::every])
+    if scored is None:
+        scored = identities[::every]
+    elif set(scored) - set(identities):
+        raise ValueError(f"validation split: scored people not in training: {sorted(scored)[:5]}")
+    scored = set(scored)
     relabelled = [{**r, "split": "test" if r["person_id"] in scored else "train"} for r in inside]
     try:
         out = held_out_pairs(relabelled, validation_poses)

@@ -68,3 +68,28 @@ def test_default_validation_poses_are_training_poses() -> None:
 
     assert set(VALIDATION_POSES) <= set(POSE_LIBRARY)
     assert not set(VALIDATION_POSES) & set(HELD_OUT_POSES)
+
+
+def test_validation_scores_the_people_it_is_given() -> None:
+    """``scored`` fixes the validation people, so a run with more training people is scored on
+    the same ones; a scored person outside training is refused."""
+    rows = _rows()
+    pairs = validation_pairs(rows, poses=("sit", "wave"), validation_poses=("walk",), scored=["b"])
+    assert {p["person_id"] for p in pairs["test"]} == {"b"}
+    assert {p["person_id"] for p in pairs["train"]} == {"a"}
+    with pytest.raises(ValueError, match="scored people not in training"):
+        validation_pairs(rows, poses=("sit", "wave"), validation_poses=("walk",), scored=["c"])
+
+
+def test_extra_studio_people_only_train(monkeypatch) -> None:
+    """``ablation.py --extra-identities``: a 50-person studio keeps the test people of the
+    40-person one (ids 32-39); ids 40-49 train."""
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    fixed_split = importlib.import_module("ablation").fixed_split
+    rows = [{"key": f"k{i}", "identity": i, "split": "test" if i >= 40 else "train"}
+            for i in range(50)]  # fmt: skip
+    split = {r["identity"]: r["split"] for r in fixed_split(rows, 40)}
+    assert [i for i, s in split.items() if s == "test"] == list(range(32, 40))
