@@ -7,8 +7,7 @@ result is validated and frozen; ``save_config`` writes the resolved values to
 ``ModelScale``, or a mapping with a known ``name`` and the fields that differ from it; an
 override like ``scale.atlas_n=32`` expands a named scale first.
 
-Stages run in order ``inpainter`` (multi-view texture pretraining), ``predictive``, ``blending``
-(the whole generator end to end with the GAN); a stage with ``steps: 0`` is skipped.
+Stages run in order ``inpainter``, ``predictive``, ``blending``; one of ``steps: 0`` is skipped.
 """
 
 from __future__ import annotations
@@ -38,7 +37,8 @@ class _Frozen(BaseModel):
 
 
 class StageConfig(_Frozen):
-    """One training stage: its length, Adam settings and (optionally) its own batch size."""
+    """One training stage: its length, Adam settings, (optionally) its own batch size and lr
+    schedule (``cosine``: lr · (1 + cos(π · t / steps)) / 2 at stage step t; ``train.steps``)."""
 
     steps: int = Field(default=0, ge=0)
     lr: float = Field(default=2e-4, gt=0)
@@ -46,8 +46,6 @@ class StageConfig(_Frozen):
     batch_size: int | None = Field(default=None, gt=0)
     # scale the gradient down to this global norm when larger (None: never); logged as grad_norm
     grad_clip: float | None = Field(default=None, gt=0)
-    # "constant": lr throughout; "cosine": lr · (1 + cos(π · t / steps)) / 2 at stage step t,
-    # so the weights the stage ends with are not those of its last few noisy batches
     lr_schedule: Literal["constant", "cosine"] = "constant"
 
 
