@@ -44,7 +44,12 @@ import torch
 from _timing import format_table
 
 from dpt_core import storage
-from dpt_core.data.heldout import HELD_OUT_POSES, held_out_pairs, validation_pairs
+from dpt_core.data.heldout import (
+    HELD_OUT_POSES,
+    VALIDATION_EVERY,
+    held_out_pairs,
+    validation_pairs,
+)
 from dpt_core.data.manifest import read_dataset_manifest
 from dpt_core.data.pairs import PAIRS_SCHEMA, pairs_url
 from dpt_core.data.shards import write_manifest
@@ -89,7 +94,7 @@ def prepare(root: str, studio: str, args: argparse.Namespace) -> dict:
     if args.validation:  # the people --identities alone would score, whatever is added
         base = sorted({r["person_id"] for r in rows
                        if r["split"] == "train" and r["identity"] < args.identities})  # fmt: skip
-        pairs = validation_pairs(rows, scored=base[::4])
+        pairs = validation_pairs(rows, scored=base[::VALIDATION_EVERY])
     else:
         pairs = held_out_pairs(rows)
     for split, split_pairs in pairs.items():

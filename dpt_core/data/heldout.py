@@ -23,6 +23,7 @@ from dpt_core.data.pairs import person_pairs
 HELD_OUT_POSES = ("arms_raised", "crouching", "looking_back", "walking")
 # one of each kind again (arms, deep legs, torso, locomotion), all training poses
 VALIDATION_POSES = ("bending", "kneeling", "running", "waving")
+VALIDATION_EVERY = 4  # every 4th training identity (sorted) is scored on validation
 
 
 def held_out_pairs(
@@ -72,7 +73,7 @@ def check_disjoint(rows: list[dict], pairs: dict[str, list[dict]]) -> None:
 def validation_pairs(
     rows: list[dict],
     poses: Collection[str] = HELD_OUT_POSES,
-    every: int = 4,
+    every: int = VALIDATION_EVERY,
     validation_poses: Collection[str] = VALIDATION_POSES,
     scored: Collection[str] | None = None,
 ) -> dict[str, list[dict]]:
